@@ -1,0 +1,109 @@
+"""SAP: Spatial Attention Propagation (the paper's even steps).
+
+Every spatial tile of a window contributes the keys and values of its own
+region, subsampled with a uniform stride per axis, to a whole-frame set
+(K_{t,n}, V_{t,n}); each tile is then denoised with its self-attention
+extended by that set, per frame: SA(Q_tile, [K_tile ; K_{t,n}], [V_tile ; V_{t,n}]).
+
+Choices where the paper is silent:
+- The whole-frame set includes the tile's own subsampled tokens (the paper's
+  figure suggests it does).
+- Overlapping tiles would contribute the same position several times; each
+  position on the subsampling grid is taken from exactly one tile, the one
+  whose blending weight is largest there, so the set has no duplicates and its
+  order (row-major in the frame) does not depend on the order tiles run in.
+- With classifier-free guidance each branch gathers and uses its own tokens
+  (they live in different rows of the batch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+
+class Tile(Protocol):
+    index: int
+    y: int
+    x: int
+    h: int
+    w: int
+
+
+class TileGrid(Protocol):
+    """The sampler's spatial grid: tiles, and which tile owns each latent position."""
+
+    height: int
+    width: int
+    tiles: list
+    owner: torch.Tensor  # (height, width) tile index
+
+
+class SAPLayout:
+    """Which of a tile's tokens feed which slot of the whole-frame set, per layer resolution."""
+
+    def __init__(self, grid: TileGrid, stride: int):
+        self.grid, self.stride = grid, stride
+        self._plans: dict[int, tuple[int, dict[int, tuple[torch.Tensor, torch.Tensor]]]] = {}
+
+    def plan(self, factor: int) -> tuple[int, dict[int, tuple[torch.Tensor, torch.Tensor]]]:
+        """(set size, {tile index: (local token indices, slots)}) for a layer downsampled by `factor`."""
+        if factor not in self._plans:
+            g, s = self.grid, self.stride
+            ys = torch.arange(0, g.height // factor, s)
+            xs = torch.arange(0, g.width // factor, s)
+            owner = g.owner[ys[:, None] * factor, xs[None, :] * factor].reshape(-1)
+            yy = ys[:, None].expand(len(ys), len(xs)).reshape(-1)
+            xx = xs[None, :].expand(len(ys), len(xs)).reshape(-1)
+            per_tile = {}
+            for t in g.tiles:
+                slots = torch.nonzero(owner == t.index).reshape(-1)
+                local = (yy[slots] - t.y // factor) * (t.w // factor) + (xx[slots] - t.x // factor)
+                per_tile[t.index] = (local, slots)
+            self._plans[factor] = (len(owner), per_tile)
+        return self._plans[factor]
+
+
+class SAPGather:
+    """The whole-frame keys and values of one temporal window, per layer."""
+
+    def __init__(self, layout: SAPLayout):
+        self.layout = layout
+        self.keys: dict[str, torch.Tensor] = {}
+        self.values: dict[str, torch.Tensor] = {}
+
+    def record(self, layer: str, tile: Tile, factor: int, key: torch.Tensor, value: torch.Tensor) -> None:
+        """Store a tile's share. key, value: (rows, tokens, channels), rows = branches x frames."""
+        size, per_tile = self.layout.plan(factor)
+        local, slots = per_tile[tile.index]
+        if layer not in self.keys:
+            shape = (key.shape[0], size, key.shape[2])
+            self.keys[layer] = key.new_zeros(shape)
+            self.values[layer] = value.new_zeros(shape)
+        local, slots = local.to(key.device), slots.to(key.device)
+        self.keys[layer][:, slots] = key[:, local]
+        self.values[layer][:, slots] = value[:, local]
+
+    def tokens(self, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.keys[layer], self.values[layer]
+
+
+@dataclass
+class SAPCall:
+    """SAP's part of one tile pass."""
+
+    tile: Tile
+    record: SAPGather | None = None   # store this tile's share here (gather pass, or for the next step)
+    extend: SAPGather | None = None   # extend the attention with this whole-frame set
+
+
+def sap_tokens(layer: str, call: SAPCall, factor: int, key: torch.Tensor, value: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Record the tile's share if asked; return the tokens to append, if any."""
+    if call.record is not None:
+        call.record.record(layer, call.tile, factor, key, value)
+    if call.extend is None:
+        return None
+    return call.extend.tokens(layer)

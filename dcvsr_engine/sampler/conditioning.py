@@ -1,0 +1,108 @@
+"""From LR frames to what the UNet is conditioned on, and from latents back to frames.
+
+- Geometry: the output size is the input size times the scale; the bicubic
+  upscale is padded (mirrored, never stretched) to a size the VAE and the
+  UNet's downsampling accept, and the output is cropped back.
+- The LR latent `l`: bicubic upscale to the output size, VAE encoder, the
+  distribution's mode, unscaled, as SVD's pipeline encodes its conditioning
+  image (DC-VSR fine-tunes SVD, so the same convention is assumed).
+- Image embeddings: SVD conditions its cross-attention on the CLIP embedding
+  of one image; for VSR each LR frame gets its CLIP embedding and a window
+  uses the mean over its frames (a choice: the paper does not say), so the
+  embedding depends only on which frames a window holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+
+MIN_INPUT_SIDE = 8  # pixels; smaller inputs carry too little to super-resolve
+
+
+@dataclass(frozen=True)
+class Geometry:
+    in_h: int
+    in_w: int
+    out_h: int
+    out_w: int
+    pad_h: int      # padded output size, a multiple of `multiple`
+    pad_w: int
+    vae_factor: int
+
+    @property
+    def latent_hw(self) -> tuple[int, int]:
+        return self.pad_h // self.vae_factor, self.pad_w // self.vae_factor
+
+
+def geometry(in_h: int, in_w: int, scale: float, vae_factor: int, unet_multiple: int) -> Geometry:
+    if min(in_h, in_w) < MIN_INPUT_SIDE:
+        raise InputError(f"frames of {in_w}x{in_h} are below the minimum of {MIN_INPUT_SIDE} pixels per side")
+    out_h, out_w = round(in_h * scale), round(in_w * scale)
+    multiple = vae_factor * unet_multiple
+    pad_h, pad_w = -(-out_h // multiple) * multiple, -(-out_w // multiple) * multiple
+    return Geometry(in_h, in_w, out_h, out_w, pad_h, pad_w, vae_factor)
+
+
+def _mirror_index(size: int, padded: int, device: torch.device) -> torch.Tensor:
+    """Indices 0..padded-1 mirrored back into 0..size-1 (repeatedly, for pads longer than the image)."""
+    i = torch.arange(padded, device=device)
+    if size == 1:
+        return torch.zeros_like(i)
+    period = 2 * (size - 1)
+    i = i % period
+    return torch.where(i >= size, period - i, i)
+
+
+def upscale_and_pad(frames: torch.Tensor, geo: Geometry) -> torch.Tensor:
+    """(F, 3, in_h, in_w) in [0, 1] -> (F, 3, pad_h, pad_w): bicubic to the output size, then mirrored."""
+    up = F.interpolate(frames, size=(geo.out_h, geo.out_w), mode="bicubic", align_corners=False).clamp(0, 1)
+    rows = _mirror_index(geo.out_h, geo.pad_h, up.device)
+    cols = _mirror_index(geo.out_w, geo.pad_w, up.device)
+    return up[:, :, rows][:, :, :, cols]
+
+
+@torch.no_grad()
+def encode_latents(vae, frames: torch.Tensor, chunk: int = 4) -> torch.Tensor:
+    """(F, 3, H, W) in [0, 1] -> (F, C, H/8, W/8) float32: the VAE encoder's mode, unscaled."""
+    param = next(vae.parameters())
+    out = []
+    for i in range(0, frames.shape[0], chunk):
+        x = frames[i:i + chunk].to(param.device, param.dtype) * 2.0 - 1.0
+        out.append(vae.encode(x).latent_dist.mode().float())
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def decode_latents(vae, latents: torch.Tensor, chunk: int) -> torch.Tensor:
+    """(F, C, h, w) latents -> (F, 3, 8h, 8w) in [0, 1]; chunks of `chunk` frames from the first."""
+    param = next(vae.parameters())
+    out = []
+    for i in range(0, latents.shape[0], chunk):
+        z = latents[i:i + chunk].to(param.device, param.dtype) / vae.config.scaling_factor
+        out.append(((vae.decode(z, num_frames=z.shape[0]).sample.float() + 1.0) / 2.0).clamp(0, 1))
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def image_embeddings(model, frames: torch.Tensor, chunk: int = 8) -> torch.Tensor:
+    """(F, 3, h, w) LR frames in [0, 1] -> (F, D) image embeddings, float32."""
+    unet = model.unet
+    if model.image_encoder is None:
+        return torch.zeros(frames.shape[0], unet.config.cross_attention_dim, device=frames.device)
+    enc = model.image_encoder
+    param = next(enc.parameters())
+    mean = torch.tensor(model.image_mean, device=frames.device).view(1, 3, 1, 1)
+    std = torch.tensor(model.image_std, device=frames.device).view(1, 3, 1, 1)
+    size = model.image_size
+    out = []
+    for i in range(0, frames.shape[0], chunk):
+        x = F.interpolate(frames[i:i + chunk], size=(size, size), mode="bicubic", align_corners=False,
+                          antialias=True).clamp(0, 1)
+        x = ((x - mean) / std).to(param.device, param.dtype)
+        out.append(enc(pixel_values=x).image_embeds.float())
+    return torch.cat(out)

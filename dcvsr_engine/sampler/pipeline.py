@@ -1,0 +1,289 @@
+"""The DC-VSR sampler: the paper's inference loop (Fig. 2), segment by segment.
+
+For one segment:
+ 1. bicubic-upscale the LR frames, encode them with the VAE (latent l) and
+    embed them with the image encoder;
+ 2. start from noise that depends only on (seed, frame, latent position);
+    carried context frames start from, and stay pinned to, the previous
+    segment's trajectory;
+ 3. for each step i: split into 64x64x14 tiles overlapping by half in space
+    and time, denoise every tile with the UNet on [x_t ; l] (SAP on even
+    steps, TAP on odd steps, forward and backward in turn; classifier-free
+    guidance whose unconditional branch uses DSSAG), merge with Gaussian
+    weights, and take an Euler step;
+ 4. decode with the VAE in chunks that start at the segment start.
+A whole clip is rendered as its canonical segments in order, so a clip
+rendered in one call and one rendered segment by segment (carrying the state
+between processes) give the same pixels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..attention import SAPCall, SAPGather, SAPLayout, TAPCall, TAPFrames, TileCall, install_processors
+from ..attention.dssag import gamma_schedule
+from ..errors import InputError
+from ..settings import Settings
+from .carry import CarriedState
+from .conditioning import (
+    Geometry,
+    decode_latents,
+    encode_latents,
+    geometry,
+    image_embeddings,
+    upscale_and_pad,
+)
+from .noise import clip_noise
+from .schedule import Schedule
+from .segments import Segment, plan_segments
+from .tiles import SpatialGrid, TemporalGrid, Tile, Window
+
+Progress = Callable[[Segment, int, int], None]  # (segment, passes done, passes in the segment)
+
+
+@dataclass
+class Pass:
+    window: Window
+    tile: Tile
+    call: TileCall
+    merge: bool = True   # False for SAP's gather pass: its output is not used
+
+
+class DCVSRSampler:
+    """Samples one clip's settings with one model. Not thread-safe: one render at a time per model."""
+
+    def __init__(self, model, settings: Settings):
+        self.model, self.settings = model, settings
+        self.schedule = Schedule.from_scheduler(model.scheduler, settings.steps)
+        self.gammas = (gamma_schedule(self.schedule.sigmas, settings.dssag_rho, settings.dssag_direction,
+                                      settings.dssag_gamma_max)
+                       if settings.dssag else [0.0] * settings.steps)
+        self.branches = 2 if settings.guidance > 0 else 1
+        self.vae_factor = 2 ** (len(model.vae.config.block_out_channels) - 1)
+        self.unet_multiple = 2 ** (len(model.unet.config.down_block_types) - 1)
+        self.passes = 0  # UNet tile passes run so far (benchmarks read it)
+
+    # -- planning ------------------------------------------------------------------------------
+    def geometry(self, in_h: int, in_w: int) -> Geometry:
+        return geometry(in_h, in_w, self.settings.scale, self.vae_factor, self.unet_multiple)
+
+    def segments(self, num_frames: int, cuts: Iterable[int] = ()) -> list[Segment]:
+        return plan_segments(num_frames, self.settings, cuts)
+
+    def chain_key(self, geo: Geometry) -> str:
+        """What a carried state must have been made with to be used here."""
+        payload = [self.settings.key(), self.model.fingerprint, str(self.model.dtype), geo.__dict__]
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def spatial_grid(self, geo: Geometry) -> SpatialGrid:
+        h, w = geo.latent_hw
+        return SpatialGrid(h, w, self.settings.tile_size, self.settings.tile_overlap, self.unet_multiple)
+
+    def temporal_grid(self, frames: int) -> TemporalGrid:
+        return TemporalGrid(frames, self.settings.tile_frames, self.settings.frame_overlap)
+
+    def step_kind(self, i: int) -> str:
+        if i % 2 == 0 and self.settings.sap:
+            return "sap"
+        if i % 2 == 1 and self.settings.tap:
+            return "tap"
+        return "plain"
+
+    def passes_per_segment(self, windows: int, tiles: int) -> int:
+        """UNet tile passes one segment costs (SAP's gather passes included)."""
+        gather_steps = sum(1 for i in range(self.settings.steps) if self.step_kind(i) == "sap"
+                           and (self.settings.sap_gather == "exact" or i == 0))
+        return (self.settings.steps + gather_steps) * windows * tiles
+
+    # -- one segment ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def render_segment(self, segment: Segment, frames: np.ndarray, geo: Geometry,
+                       carry: CarriedState | None = None, carry_frames: int = 0,
+                       progress: Progress | None = None) -> tuple[np.ndarray, CarriedState | None]:
+        """Render a segment's frames: (n, in_h, in_w, 3) float32 in [0, 1] -> (n, out_h, out_w, 3).
+
+        `carry` is the previous segment's state when `segment.context` > 0; `carry_frames` is
+        how many of this segment's last frames the next segment needs carried (0: none).
+        """
+        model, s = self.model, self.settings
+        device = model.device
+        context = segment.context
+        self._check_carry(segment, geo, carry)
+        self.attention = install_processors(model.unet, s.dssag_layers)
+
+        # 1. Conditioning: LR latent l and image embeddings, the carried context first.
+        lr = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).to(device)
+        cond = encode_latents(model.vae, upscale_and_pad(lr, geo))
+        embeds = image_embeddings(model, lr)
+        if context:
+            cond = torch.cat([carry.cond_latents.to(device), cond])
+            embeds = torch.cat([carry.image_embeds.to(device), embeds])
+
+        # 2. Initial latents.
+        h, w = geo.latent_hw
+        noise = clip_noise(s.seed, range(segment.start, segment.stop), cond.shape[1], h, w).to(device)
+        x = noise * self.schedule.init_noise_sigma
+        if context:
+            x = torch.cat([carry.trajectory[0].to(device), x])
+
+        # 3. The denoising loop over tiles.
+        sgrid, tgrid = self.spatial_grid(geo), self.temporal_grid(x.shape[0])
+        layout = SAPLayout(sgrid, s.sap_stride)
+        total = self.passes_per_segment(len(tgrid.windows), len(sgrid.tiles))
+        done = 0
+        trajectory = []
+        gathers: dict[int, SAPGather] = {}
+        for i in range(s.steps):
+            if carry_frames:
+                trajectory.append(x[-carry_frames:].cpu().clone())
+            recording = ({w.index: SAPGather(layout) for w in tgrid.windows}
+                         if self._records_for_next(i) else {})
+            denoised = torch.zeros_like(x)
+            for p in self._passes(i, tgrid, sgrid, layout, context, gathers, recording):
+                where = (p.window.frames, slice(None), p.tile.rows, p.tile.cols)
+                d = self._unet_pass(x[where], cond[where], embeds[p.window.frames].mean(0), i, p.call)
+                if p.merge:
+                    weight = (tgrid.weights[p.window.index].to(device)[:, None, None, None]
+                              * sgrid.weights[p.tile.index].to(device))
+                    denoised[where] += d * weight
+                done += 1
+                if progress:
+                    progress(segment, done, total)
+            gathers = recording
+            x = self.schedule.step(x, denoised, i)
+            if context and i + 1 < s.steps:
+                x[:context] = carry.trajectory[i + 1].to(device)
+
+        # 4. Decode this segment's own frames.
+        out = decode_latents(model.vae, x[context:], s.decode_chunk)[:, :, :geo.out_h, :geo.out_w]
+        new_carry = None
+        if carry_frames:
+            new_carry = CarriedState(segment.stop, self.chain_key(geo), torch.stack(trajectory),
+                                     cond[-carry_frames:].cpu().clone(), embeds[-carry_frames:].cpu().clone())
+        return out.permute(0, 2, 3, 1).cpu().numpy(), new_carry
+
+    def _check_carry(self, segment: Segment, geo: Geometry, carry: CarriedState | None) -> None:
+        if not segment.context:
+            return
+        if carry is None:
+            raise InputError(f"segment {segment.index} continues a chain and needs the previous segment's "
+                             "carried state")
+        if carry.key != self.chain_key(geo) or carry.next_frame != segment.start \
+                or carry.context != segment.context or carry.trajectory.shape[0] != self.settings.steps:
+            raise InputError(f"the carried state does not belong to segment {segment.index} of this clip "
+                             "(other settings, model, size or position)")
+
+    def _records_for_next(self, i: int) -> bool:
+        """Whether step i's passes record SAP tokens for step i+1 ('previous' gathering)."""
+        return (self.settings.sap_gather == "previous" and i + 1 < self.settings.steps
+                and self.step_kind(i + 1) == "sap")
+
+    def _passes(self, i: int, tgrid: TemporalGrid, sgrid: SpatialGrid, layout: SAPLayout, context: int,
+                gathers: dict[int, SAPGather], recording: dict[int, SAPGather]) -> Iterator[Pass]:
+        """The tile passes of step i, in the order the method needs them."""
+        kind = self.step_kind(i)
+
+        def call(win: Window, tile: Tile, sap: SAPCall | None = None, tap: TAPCall | None = None) -> TileCall:
+            if sap is None and win.index in recording:
+                sap = SAPCall(tile, record=recording[win.index])
+            return TileCall(win.length, self.branches, (tile.h, tile.w), self.gammas[i], sap, tap)
+
+        if kind == "sap":
+            for win in tgrid.windows:
+                whole = gathers.get(win.index)
+                if whole is None:  # the paper's gather pass: every tile once, keys and values only
+                    whole = SAPGather(layout)
+                    for tile in sgrid.tiles:
+                        yield Pass(win, tile, call(win, tile, SAPCall(tile, record=whole)), merge=False)
+                for tile in sgrid.tiles:
+                    yield Pass(win, tile, call(win, tile, SAPCall(tile, extend=whole)))
+        elif kind == "tap":
+            forward = ((i - 1) // 2) % 2 == 0
+            order = tgrid.windows if forward else tgrid.windows[::-1]
+            # Tiles outer, windows inner: only one tile's neighbour frames are held at a time.
+            for tile in sgrid.tiles:
+                source = None
+                for k, win in enumerate(order):
+                    record = TAPFrames() if k + 1 < len(order) else None
+                    own = context if forward and win.index == 0 else 0
+                    tap = TAPCall(self.settings.tap_frames, None if own else source, record, own)
+                    yield Pass(win, tile, call(win, tile, tap=tap))
+                    source = record
+        else:
+            for win in tgrid.windows:
+                for tile in sgrid.tiles:
+                    yield Pass(win, tile, call(win, tile))
+
+    def _unet_pass(self, x: torch.Tensor, cond: torch.Tensor, embed: torch.Tensor, i: int,
+                   call: TileCall) -> torch.Tensor:
+        """One UNet pass over a tile, both guidance branches batched; returns the guided x0 estimate."""
+        model, s = self.model, self.settings
+        dtype = model.dtype
+        sample = torch.cat([self.schedule.model_input(x, i), cond], dim=1)[None]
+        embed = embed.view(1, 1, -1)
+        if self.branches == 2:  # unconditional first: no image embedding, the LR latent kept
+            sample = torch.cat([sample, sample])
+            embed = torch.cat([torch.zeros_like(embed), embed])
+        time_ids = torch.tensor([[s.fps_id, s.motion_bucket_id, s.noise_aug_strength]], device=x.device)
+        timestep = torch.tensor(self.schedule.timesteps[i], device=x.device)
+        self.attention.call = call
+        try:
+            out = model.unet(sample.to(dtype), timestep, encoder_hidden_states=embed.to(dtype),
+                             added_time_ids=time_ids.repeat(self.branches, 1).to(dtype)).sample.float()
+        finally:
+            self.attention.call = None
+        self.passes += 1
+        d = self.schedule.denoised(x[None], out, i)
+        if self.branches == 1:
+            return d[0]
+        return d[0] + (1.0 + s.guidance) * (d[1] - d[0])
+
+    # -- a whole clip --------------------------------------------------------------------------
+    def upscale(self, frames: Iterable[np.ndarray], num_frames: int, cuts: Iterable[int] = (),
+                progress: Progress | None = None) -> Iterator[np.ndarray]:
+        """Upscale a clip given as an iterable of (H, W, 3) frames; yields output frames in order.
+
+        Memory is bounded by one segment whatever the clip length.
+        """
+        segments = self.segments(num_frames, cuts)
+        source = iter(frames)
+        carry, geo = None, None
+        for seg in segments:
+            batch = []
+            for index in range(seg.start, seg.stop):
+                try:
+                    batch.append(check_frame(next(source), index, geo))
+                except StopIteration:
+                    raise InputError(f"the clip ended at frame {index} of {num_frames} announced") from None
+                if geo is None:
+                    geo = self.geometry(*batch[0].shape[:2])
+            following = segments[seg.index + 1].context if seg.index + 1 < len(segments) else 0
+            out, carry = self.render_segment(seg, np.stack(batch), geo, carry, following, progress)
+            yield from out
+
+
+def check_frame(frame: np.ndarray, index: int, geo: Geometry | None) -> np.ndarray:
+    """A frame as float32 (H, W, 3) in [0, 1], or an InputError naming the frame."""
+    frame = np.asarray(frame)
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise InputError(f"frame {index}: expected an (height, width, 3) RGB array, got shape {frame.shape}")
+    if geo is not None and frame.shape[:2] != (geo.in_h, geo.in_w):
+        raise InputError(f"frame {index}: size {frame.shape[1]}x{frame.shape[0]} differs from the clip's "
+                         f"{geo.in_w}x{geo.in_h}")
+    if frame.dtype == np.uint8:
+        return frame.astype(np.float32) / 255.0
+    if frame.dtype == np.uint16:
+        return frame.astype(np.float32) / 65535.0
+    if not np.issubdtype(frame.dtype, np.floating):
+        raise InputError(f"frame {index}: unsupported sample type {frame.dtype}")
+    if not np.isfinite(frame).all():
+        raise InputError(f"frame {index}: contains NaN or infinite values")
+    # Display-referred input: values outside [0, 1] (e.g. from float images) are clipped.
+    return np.clip(frame, 0.0, 1.0, dtype=np.float32)

@@ -1,0 +1,120 @@
+"""Spatio-temporal tiles and their Gaussian blending weights.
+
+Tiles overlap by a fraction of their size; the last tile on each axis is
+flush with the border. A tile's weight is a Gaussian around its centre, made
+flat on a side that touches the border of the range (there is no neighbour to
+blend with), and the weights of all tiles are normalised to sum to one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+# Gaussian sigma as a fraction of the tile length along an axis.
+SIGMA_FRACTION = 0.25
+
+
+def min_raw_weight_per_axis(overlap: float) -> float:
+    """The stated lower bound of the raw (un-normalised) total weight along one axis.
+
+    Tile centres are at most a stride apart, so every position lies within half a
+    stride, (1 - overlap) * tile / 2, of some centre: exp(-0.5) at 50% overlap.
+    Border halves are flat, so the border never falls below that either.
+    """
+    return math.exp(-0.5 * (2.0 * (1.0 - overlap)) ** 2)
+
+
+def axis_starts(length: int, tile: int, overlap: float, multiple: int = 1) -> list[int]:
+    """Start offsets of tiles along one axis: strided, the last flush with the end.
+
+    Starts are multiples of `multiple` when `length` and `tile` are (the UNet's
+    downsampling needs aligned tiles). A range shorter than a tile gets one tile.
+    """
+    if length <= tile:
+        return [0]
+    stride = max(multiple, int(tile * (1.0 - overlap)) // multiple * multiple)
+    starts = list(range(0, length - tile, stride))
+    starts.append(length - tile)
+    return starts
+
+
+def axis_weights(length: int, starts: list[int], tile: int) -> torch.Tensor:
+    """Raw weights, shape (len(starts), length): zero outside each tile."""
+    tile = min(tile, length)
+    out = torch.zeros(len(starts), length, dtype=torch.float64)
+    pos = torch.arange(tile, dtype=torch.float64)
+    centre = (tile - 1) / 2.0
+    g = torch.exp(-0.5 * ((pos - centre) / (SIGMA_FRACTION * tile)) ** 2)
+    for i, s in enumerate(starts):
+        w = g.clone()
+        if s == 0:
+            w[: tile // 2] = 1.0
+        if s + tile == length:
+            w[tile // 2:] = 1.0
+        out[i, s:s + tile] = w
+    return out
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A spatial tile in latent pixels."""
+
+    index: int
+    y: int
+    x: int
+    h: int
+    w: int
+
+    @property
+    def rows(self) -> slice:
+        return slice(self.y, self.y + self.h)
+
+    @property
+    def cols(self) -> slice:
+        return slice(self.x, self.x + self.w)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A temporal tile: frames [start, start + length) of the working range."""
+
+    index: int
+    start: int
+    length: int
+
+    @property
+    def frames(self) -> slice:
+        return slice(self.start, self.start + self.length)
+
+
+class SpatialGrid:
+    """Spatial tiles over an (H, W) latent and their normalised weights."""
+
+    def __init__(self, height: int, width: int, tile: int, overlap: float, multiple: int):
+        self.height, self.width = height, width
+        th, tw = min(tile, height), min(tile, width)
+        ys = axis_starts(height, th, overlap, multiple)
+        xs = axis_starts(width, tw, overlap, multiple)
+        self.tiles = [Tile(i * len(xs) + j, y, x, th, tw) for i, y in enumerate(ys) for j, x in enumerate(xs)]
+        wy, wx = axis_weights(height, ys, th), axis_weights(width, xs, tw)
+        raw = torch.stack([wy[i][:, None] * wx[j][None, :] for i in range(len(ys)) for j in range(len(xs))])
+        self.raw_total = raw.sum(0)
+        self.weights = [(raw[t.index] / self.raw_total)[t.rows, t.cols].float() for t in self.tiles]
+        # The tile whose weight is largest at each position: SAP takes each
+        # gathered token from exactly one tile, so the whole-frame set has no duplicates.
+        self.owner = raw.argmax(0)
+
+
+class TemporalGrid:
+    """Temporal windows over a working range of frames and their normalised weights."""
+
+    def __init__(self, frames: int, window: int, overlap: float):
+        length = min(window, frames)
+        starts = axis_starts(frames, length, overlap)
+        self.windows = [Window(i, s, length) for i, s in enumerate(starts)]
+        raw = axis_weights(frames, starts, length)
+        self.raw_total = raw.sum(0)
+        self.weights = [(raw[w.index] / self.raw_total)[w.frames].float() for w in self.windows]
