@@ -64,5 +64,5 @@ class CarriedState:
                 raise ValueError(f"format {meta['format']}")
             return cls(int(meta["next_frame"]), meta["key"], tensors["trajectory"], tensors["cond_latents"],
                        tensors["image_embeds"])
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        except Exception as exc:  # safetensors raises its own error type for a bad header
             raise InputError(f"{path}: not a usable carried state ({exc})") from exc

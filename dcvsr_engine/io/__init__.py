@@ -1,0 +1,23 @@
+"""Reading and writing clips: video files (PyAV) and image folders, as float32 RGB frames."""
+
+from .atomic import check_output
+from .clip import Clip
+from .codecs import VIDEO_EXTENSIONS
+from .colour import BT709, SRGB, Colour
+from .images import IMAGE_EXTENSIONS
+from .reader import clip_from_frames, open_clip
+from .writer import ClipWriter, open_writer
+
+__all__ = [
+    "BT709",
+    "IMAGE_EXTENSIONS",
+    "SRGB",
+    "VIDEO_EXTENSIONS",
+    "Clip",
+    "ClipWriter",
+    "Colour",
+    "check_output",
+    "clip_from_frames",
+    "open_clip",
+    "open_writer",
+]
