@@ -1,0 +1,139 @@
+"""The `dcvsr` command: upscale clips, and manage models."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .errors import DCVSRError, InputError
+from .settings import Settings, add_arguments, overrides_from_args
+
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so partial outputs are removed on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return args.run(args)
+    except DCVSRError as exc:
+        print(f"dcvsr: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dcvsr: interrupted; no output was written", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dcvsr", description="DC-VSR video super-resolution")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("upscale", help="upscale a video file or a folder of images",
+                        description="Upscale INPUT (a video file or a folder of images) into OUTPUT: a video "
+                        "file when it has a video extension, otherwise a folder of numbered 16-bit PNG images.")
+    up.add_argument("input", type=Path)
+    up.add_argument("-o", "--output", type=Path, required=True)
+    up.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
+    up.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr)")
+    up.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    up.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
+    up.add_argument("--threads", type=int, help="torch CPU threads (part of what makes output bit-identical)")
+    up.add_argument("--codec", help="video codec of the output (default: by extension, e.g. libx264)")
+    up.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_arguments(up)
+    up.set_defaults(run=run_upscale)
+
+    models = sub.add_parser("models", help="install and list models")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    pull = msub.add_parser("pull", help="download published weights and lay them out as a model folder")
+    pull.add_argument("name", nargs="?", default="dc-vsr")
+    pull.set_defaults(run=run_pull)
+    tiny = msub.add_parser("make-tiny", help="write a tiny random model (tests and pipeline demos only)")
+    tiny.add_argument("dest", type=Path)
+    tiny.add_argument("--seed", type=int, default=0)
+    tiny.set_defaults(run=run_make_tiny)
+    listing = msub.add_parser("list", help="list installed models")
+    listing.set_defaults(run=run_list)
+    return parser
+
+
+def run_upscale(args: argparse.Namespace) -> int:
+    import torch
+
+    from .io import check_output, open_clip, open_writer
+    from .model import load_model
+    from .sampler.pipeline import DCVSRSampler
+
+    check_output(args.output, args.overwrite)
+    clip = open_clip(args.input)
+    if clip.colour.transfer in HDR_TRANSFERS:
+        raise InputError(f"{args.input}: {HDR_TRANSFERS[clip.colour.transfer]} (HDR) input is not supported yet")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_model(args.model, args.device, args.dtype)
+    settings = Settings.for_model(model.defaults, **overrides_from_args(args))
+    sampler = DCVSRSampler(model, settings)
+    geo = sampler.geometry(clip.height, clip.width)
+    if model.info.get("name") == "tiny":
+        print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",
+              file=sys.stderr)
+    print(f"dcvsr: {clip.width}x{clip.height} -> {geo.out_w}x{geo.out_h}, {clip.num_frames} frames, "
+          f"model {model.path} on {model.device} ({str(model.dtype).removeprefix('torch.')})", file=sys.stderr)
+
+    bar = _progress_bar(clip.num_frames, args.quiet)
+    started = time.monotonic()
+    with open_writer(args.output, geo.out_w, geo.out_h, clip.fps, clip.colour if clip.kind == "video" else None,
+                     args.overwrite, codec=args.codec) as writer:
+        def progress(segment, done, total):
+            bar.update(segment.start + segment.frames * done / total - bar.n)
+
+        for frame in sampler.upscale(clip.frames(), clip.num_frames, progress=progress):
+            writer.write(frame)
+    bar.close()
+    elapsed = time.monotonic() - started
+    print(f"dcvsr: wrote {args.output} ({clip.num_frames} frames in {elapsed:.1f} s, "
+          f"{elapsed / clip.num_frames:.2f} s/frame)", file=sys.stderr)
+    return 0
+
+
+def _progress_bar(total: int, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="frame", disable=quiet, dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n:.1f}/{total} frames [{elapsed}<{remaining}, {rate_fmt}]")
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    from .model import pull
+
+    print(f"dcvsr: installed {args.name} at {pull(args.name)}")
+    return 0
+
+
+def run_make_tiny(args: argparse.Namespace) -> int:
+    from .model import make_tiny
+
+    path = make_tiny(args.dest, seed=args.seed)
+    print(f"dcvsr: wrote a tiny random model to {path} (its output only demonstrates the pipeline)")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from .model.layout import is_installed, models_dir
+
+    root = models_dir()
+    found = sorted(p for p in root.iterdir() if is_installed(p)) if root.is_dir() else []
+    if not found:
+        print(f"no models installed in {root}")
+    for path in found:
+        print(f"{path.name}\t{path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
