@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("upscale", help="upscale a video file or a folder of images",
-                        description="Upscale INPUT (a video file or a folder of images) into OUTPUT: a video "
-                        "file when it has a video extension, otherwise a folder of numbered 16-bit PNG images.")
+                        description="Upscale INPUT (a video file or a folder of images) into OUTPUT: "
+                        "a video file when it has a video extension, otherwise a folder of 16-bit PNGs.")
     up.add_argument("input", type=Path)
     up.add_argument("-o", "--output", type=Path, required=True)
     up.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
@@ -72,7 +72,8 @@ def run_upscale(args: argparse.Namespace) -> int:
     check_output(args.output, args.overwrite)
     clip = open_clip(args.input)
     if clip.colour.transfer in HDR_TRANSFERS:
-        raise InputError(f"{args.input}: {HDR_TRANSFERS[clip.colour.transfer]} (HDR) input is not supported yet")
+        hdr = HDR_TRANSFERS[clip.colour.transfer]
+        raise InputError(f"{args.input}: {hdr} (HDR) input is not supported yet")
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.model, args.device, args.dtype)
@@ -82,13 +83,15 @@ def run_upscale(args: argparse.Namespace) -> int:
     if model.info.get("name") == "tiny":
         print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",
               file=sys.stderr)
+    dtype = str(model.dtype).removeprefix("torch.")
     print(f"dcvsr: {clip.width}x{clip.height} -> {geo.out_w}x{geo.out_h}, {clip.num_frames} frames, "
-          f"model {model.path} on {model.device} ({str(model.dtype).removeprefix('torch.')})", file=sys.stderr)
+          f"model {model.path} on {model.device} ({dtype})", file=sys.stderr)
 
     bar = _progress_bar(clip.num_frames, args.quiet)
     started = time.monotonic()
-    with open_writer(args.output, geo.out_w, geo.out_h, clip.fps, clip.colour if clip.kind == "video" else None,
-                     args.overwrite, codec=args.codec) as writer:
+    colour = clip.colour if clip.kind == "video" else None
+    with open_writer(args.output, geo.out_w, geo.out_h, clip.fps, colour, args.overwrite,
+                     codec=args.codec) as writer:
         def progress(segment, done, total):
             bar.update(segment.start + segment.frames * done / total - bar.n)
 

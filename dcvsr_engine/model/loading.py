@@ -1,0 +1,151 @@
+"""Loading a model folder (see layout.py) into a DCVSRModel.
+
+Every model is built from its config and filled from safetensors files read here, strictly;
+pickle checkpoints are refused. diffusers and transformers are imported only when loading
+(they take seconds to import).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ModelError
+from . import layout
+from .devices import pick_device, pick_dtype
+from .fingerprint import fingerprint as compute_fingerprint
+from .info import read_info
+from .layout import (
+    COMPONENTS,
+    DCVSR_JSON,
+    FEATURE_EXTRACTOR,
+    IMAGE_ENCODER,
+    MODEL_INDEX,
+    SCHEDULER,
+    UNET,
+    VAE,
+)
+from .weights import build_loaded
+
+
+@dataclass
+class DCVSRModel:
+    """A loaded model: the networks in eval mode without gradients, and what describes them."""
+
+    path: Path
+    unet: Any  # diffusers UNetSpatioTemporalConditionModel
+    vae: Any  # diffusers AutoencoderKLTemporalDecoder
+    image_encoder: Any  # transformers CLIPVisionModelWithProjection
+    image_mean: tuple[float, float, float]  # CLIP pixel normalisation, on [0, 1] RGB
+    image_std: tuple[float, float, float]
+    image_size: int  # side of the square CLIP input
+    scheduler: Any  # diffusers EulerDiscreteScheduler
+    info: dict[str, Any]  # dcvsr.json
+    defaults: dict[str, Any]  # dcvsr.json "defaults": per-model Settings defaults
+    device: torch.device
+    dtype: torch.dtype
+    fingerprint: str  # see fingerprint.py
+
+
+def load_model(model: str | Path | None, device: str = "auto", dtype: str = "auto") -> DCVSRModel:
+    """Load `model` (a folder, an installed name, or None for the installed dc-vsr)."""
+    root = layout.resolve_model_path(model)
+    if not root.is_dir():
+        raise ModelError(f"missing model folder: {root}")
+    info = read_info(root / DCVSR_JSON)
+    _check_index(root / MODEL_INDEX)
+    configs = {c.folder: layout.read_json(root / c.folder / c.config) for c in COMPONENTS}
+    _check_classes(root, configs)
+    # Find and check every file before building anything, so a bad folder fails in milliseconds.
+    weights = {c.folder: layout.find_weights(root / c.folder, c.weights) for c in COMPONENTS if c.weights}
+    config_files = [root / DCVSR_JSON, root / MODEL_INDEX] + [root / c.folder / c.config for c in COMPONENTS]
+    fp = compute_fingerprint(root, config_files, [f for files in weights.values() for f in files])
+    vision_config = _vision_config(root, configs[IMAGE_ENCODER.folder])
+    _check_shapes(root, configs, vision_config)
+    mean, std = _normalisation(root / FEATURE_EXTRACTOR.folder / FEATURE_EXTRACTOR.config,
+                               configs[FEATURE_EXTRACTOR.folder])
+
+    dev = pick_device(device)
+    dt = pick_dtype(dtype, dev)
+    from diffusers import (
+        AutoencoderKLTemporalDecoder,
+        EulerDiscreteScheduler,
+        UNetSpatioTemporalConditionModel,
+    )
+    from transformers import CLIPVisionModelWithProjection
+
+    unet = build_loaded(lambda: UNetSpatioTemporalConditionModel.from_config(configs[UNET.folder]),
+                        weights[UNET.folder], dt, dev)
+    vae = build_loaded(lambda: AutoencoderKLTemporalDecoder.from_config(configs[VAE.folder]),
+                       weights[VAE.folder], dt, dev)
+    image_encoder = build_loaded(lambda: CLIPVisionModelWithProjection(vision_config),
+                                 weights[IMAGE_ENCODER.folder], dt, dev)
+    scheduler = EulerDiscreteScheduler.from_config(configs[SCHEDULER.folder])
+    return DCVSRModel(path=root, unet=unet, vae=vae, image_encoder=image_encoder, image_mean=mean,
+                      image_std=std, image_size=int(vision_config.image_size), scheduler=scheduler, info=info,
+                      defaults=dict(info.get("defaults", {})), device=dev, dtype=dt, fingerprint=fp)
+
+
+def _check_index(path: Path) -> None:
+    index = layout.read_json(path)
+    for c in COMPONENTS:
+        entry = index.get(c.folder)
+        if isinstance(entry, list) and len(entry) == 2 and entry[1] != c.class_name:
+            raise ModelError(f"{path}: {c.folder} is a {entry[1]}, but dcvsr needs a {c.class_name}")
+
+
+def _check_classes(root: Path, configs: dict[str, dict[str, Any]]) -> None:
+    for c in (VAE, UNET, SCHEDULER):
+        name = configs[c.folder].get("_class_name", c.class_name)
+        if name != c.class_name:
+            raise ModelError(f"{root / c.folder / c.config}: a {name}, but dcvsr needs a {c.class_name}")
+
+
+def _check_shapes(root: Path, configs: dict[str, dict[str, Any]], vision: Any) -> None:
+    """The components must fit together the way the SVD pipeline wires them."""
+    unet, vae = configs[UNET.folder], configs[VAE.folder]
+    latent = vae.get("latent_channels", 4)
+    time_dim = unet.get("addition_time_embed_dim", 256)
+    checks = [
+        # The UNet sees the noisy latent concatenated with the conditioning latent.
+        (unet.get("in_channels", 8) == 2 * latent,
+         f"in_channels must be 2 x the VAE's latent_channels ({latent})"),
+        (unet.get("out_channels", 4) == latent, f"out_channels must be the VAE's latent_channels ({latent})"),
+        (unet.get("cross_attention_dim", 1024) == vision.projection_dim,
+         f"cross_attention_dim must be the image encoder's projection_dim ({vision.projection_dim})"),
+        # Three added time ids: fps, motion bucket, noise augmentation strength.
+        (unet.get("projection_class_embeddings_input_dim", 768) == 3 * time_dim,
+         "projection_class_embeddings_input_dim must be 3 x addition_time_embed_dim"),
+    ]
+    for ok, rule in checks:
+        if not ok:
+            raise ModelError(f"{root / UNET.folder / UNET.config}: {rule}")
+
+
+def _vision_config(root: Path, data: dict[str, Any]) -> Any:
+    from transformers import CLIPVisionConfig
+
+    path = root / IMAGE_ENCODER.folder / IMAGE_ENCODER.config
+    if data.get("model_type", "clip_vision_model") != "clip_vision_model":
+        raise ModelError(f"{path}: model_type {data.get('model_type')!r}, but dcvsr needs a "
+                         "clip_vision_model (CLIPVisionModelWithProjection)")
+    try:
+        return CLIPVisionConfig.from_dict(data)
+    except (TypeError, ValueError) as e:
+        raise ModelError(f"{path}: not a usable CLIP vision config ({e})") from e
+
+
+def _normalisation(path: Path, data: dict[str, Any]) -> tuple[tuple[float, float, float], ...]:
+    out = []
+    for key in ("image_mean", "image_std"):
+        value = data.get(key)
+        if (not isinstance(value, list) or len(value) != 3
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+            raise ModelError(f"{path}: {key} must be a list of 3 numbers, got {value!r}")
+        if key == "image_std" and min(value) <= 0:
+            raise ModelError(f"{path}: image_std must be positive, got {value!r}")
+        out.append(tuple(float(v) for v in value))
+    return out[0], out[1]
