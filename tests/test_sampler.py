@@ -108,11 +108,8 @@ def test_the_pass_count_matches_the_plan(tiny_model):
     for gather in ("previous", "exact"):
         sampler = DCVSRSampler(tiny_model, _settings(sap_gather=gather, scale=4.0))
         list(sampler.upscale(frames, 14))
-        tiles = len(sampler.spatial_grid(sampler.geometry(12, 40)).tiles)
-        assert tiles == 2
-        windows = [len(sampler.temporal_grid(s.context + s.frames).windows) for s in sampler.segments(14)]
-        planned = sum(sampler.passes_per_segment(w, tiles) for w in windows)
-        assert sampler.passes == planned
+        assert len(sampler.plan.spatial_grid(sampler.geometry(12, 40)).tiles) == 2
+        assert sampler.passes == sampler.plan.passes(14, 12, 40)
 
 
 def test_seeds(tiny_model):

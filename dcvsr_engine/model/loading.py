@@ -79,8 +79,10 @@ def load_model(model: str | Path | None, device: str = "auto", dtype: str = "aut
 
     unet = build_loaded(lambda: UNetSpatioTemporalConditionModel.from_config(configs[UNET.folder]),
                         weights[UNET.folder], dt, dev)
+    # SVD's VAE overflows in fp16 (its config says force_upcast): it stays in fp32, as in diffusers.
+    vae_dtype = torch.float32 if configs[VAE.folder].get("force_upcast", False) else dt
     vae = build_loaded(lambda: AutoencoderKLTemporalDecoder.from_config(configs[VAE.folder]),
-                       weights[VAE.folder], dt, dev)
+                       weights[VAE.folder], vae_dtype, dev)
     image_encoder = build_loaded(lambda: CLIPVisionModelWithProjection(vision_config),
                                  weights[IMAGE_ENCODER.folder], dt, dev)
     scheduler = EulerDiscreteScheduler.from_config(configs[SCHEDULER.folder])

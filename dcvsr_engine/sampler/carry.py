@@ -8,9 +8,12 @@ and image embeddings). The next segment pins those frames to that trajectory
 at every step, so its first window sees exactly the frames the previous
 segment denoised, and TAP selects its forward source among them.
 
-Size: steps x context x 4 x (H/8) x (W/8) float32, plus one step's worth of
-conditioning: 25 steps x 7 frames at 1080p output (136 x 240 latents) is
-about 23 MB (bench/bench_sampler.py prints it).
+Size: steps x context x 4 x (H/8) x (W/8) in float16, plus the context frames'
+LR latents (float32) and embeddings: 25 steps x 7 frames at 1080p output
+(136 x 240 latents) is about 49 MB, 50 steps about 95 MB, within the 100 MB
+budget (bench/bench_sampler.py prints it). float16 halves the size at a
+relative rounding of 5e-4; both ways of rendering a clip pin the context to
+the same rounded values, so bit-identity is unaffected.
 
 Serialised as safetensors (no pickle), with the chain key that produced it,
 so a state is never applied to a clip, setting or model it was not made for.
@@ -34,7 +37,7 @@ FORMAT = 1
 class CarriedState:
     next_frame: int              # first frame of the segment this state feeds
     key: str                     # chain key: settings, model, geometry, dtype
-    trajectory: torch.Tensor     # (steps, context, C, h, w): latents at the start of each step
+    trajectory: torch.Tensor     # (steps, context, C, h, w) float16: latents at the start of each step
     cond_latents: torch.Tensor   # (context, C, h, w)
     image_embeds: torch.Tensor   # (context, D)
 

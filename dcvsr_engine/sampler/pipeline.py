@@ -32,17 +32,11 @@ from ..attention.dssag import gamma_schedule
 from ..errors import InputError
 from ..settings import Settings
 from .carry import CarriedState
-from .conditioning import (
-    Geometry,
-    decode_latents,
-    encode_latents,
-    geometry,
-    image_embeddings,
-    upscale_and_pad,
-)
+from .conditioning import Geometry, decode_latents, encode_latents, image_embeddings, upscale_and_pad
 from .noise import clip_noise
+from .plan import Plan
 from .schedule import Schedule
-from .segments import Segment, plan_segments
+from .segments import Segment
 from .tiles import SpatialGrid, TemporalGrid, Tile, Window
 
 Progress = Callable[[Segment, int, int], None]  # (segment, passes done, passes in the segment)
@@ -66,41 +60,21 @@ class DCVSRSampler:
                                       settings.dssag_gamma_max)
                        if settings.dssag else [0.0] * settings.steps)
         self.branches = 2 if settings.guidance > 0 else 1
-        self.vae_factor = 2 ** (len(model.vae.config.block_out_channels) - 1)
-        self.unet_multiple = 2 ** (len(model.unet.config.down_block_types) - 1)
+        self.plan = Plan(settings, vae_factor=2 ** (len(model.vae.config.block_out_channels) - 1),
+                         unet_multiple=2 ** (len(model.unet.config.down_block_types) - 1))
         self.passes = 0  # UNet tile passes run so far (benchmarks read it)
 
-    # -- planning ------------------------------------------------------------------------------
+    # -- planning (see plan.py) ---------------------------------------------------------------
     def geometry(self, in_h: int, in_w: int) -> Geometry:
-        return geometry(in_h, in_w, self.settings.scale, self.vae_factor, self.unet_multiple)
+        return self.plan.geometry(in_h, in_w)
 
     def segments(self, num_frames: int, cuts: Iterable[int] = ()) -> list[Segment]:
-        return plan_segments(num_frames, self.settings, cuts)
+        return self.plan.segments(num_frames, cuts)
 
     def chain_key(self, geo: Geometry) -> str:
         """What a carried state must have been made with to be used here."""
         payload = [self.settings.key(), self.model.fingerprint, str(self.model.dtype), geo.__dict__]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-    def spatial_grid(self, geo: Geometry) -> SpatialGrid:
-        h, w = geo.latent_hw
-        return SpatialGrid(h, w, self.settings.tile_size, self.settings.tile_overlap, self.unet_multiple)
-
-    def temporal_grid(self, frames: int) -> TemporalGrid:
-        return TemporalGrid(frames, self.settings.tile_frames, self.settings.frame_overlap)
-
-    def step_kind(self, i: int) -> str:
-        if i % 2 == 0 and self.settings.sap:
-            return "sap"
-        if i % 2 == 1 and self.settings.tap:
-            return "tap"
-        return "plain"
-
-    def passes_per_segment(self, windows: int, tiles: int) -> int:
-        """UNet tile passes one segment costs (SAP's gather passes included)."""
-        gather_steps = sum(1 for i in range(self.settings.steps) if self.step_kind(i) == "sap"
-                           and (self.settings.sap_gather == "exact" or i == 0))
-        return (self.settings.steps + gather_steps) * windows * tiles
 
     # -- one segment ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -131,18 +105,18 @@ class DCVSRSampler:
         noise = clip_noise(s.seed, range(segment.start, segment.stop), cond.shape[1], h, w).to(device)
         x = noise * self.schedule.init_noise_sigma
         if context:
-            x = torch.cat([carry.trajectory[0].to(device), x])
+            x = torch.cat([carry.trajectory[0].to(device, x.dtype), x])
 
         # 3. The denoising loop over tiles.
-        sgrid, tgrid = self.spatial_grid(geo), self.temporal_grid(x.shape[0])
+        sgrid, tgrid = self.plan.spatial_grid(geo), self.plan.temporal_grid(x.shape[0])
         layout = SAPLayout(sgrid, s.sap_stride)
-        total = self.passes_per_segment(len(tgrid.windows), len(sgrid.tiles))
+        total = self.plan.passes_per_segment(len(tgrid.windows), len(sgrid.tiles))
         done = 0
         trajectory = []
         gathers: dict[int, SAPGather] = {}
         for i in range(s.steps):
             if carry_frames:
-                trajectory.append(x[-carry_frames:].cpu().clone())
+                trajectory.append(x[-carry_frames:].to("cpu", torch.float16))
             recording = ({w.index: SAPGather(layout) for w in tgrid.windows}
                          if self._records_for_next(i) else {})
             denoised = torch.zeros_like(x)
@@ -159,7 +133,7 @@ class DCVSRSampler:
             gathers = recording
             x = self.schedule.step(x, denoised, i)
             if context and i + 1 < s.steps:
-                x[:context] = carry.trajectory[i + 1].to(device)
+                x[:context] = carry.trajectory[i + 1].to(device, x.dtype)
 
         # 4. Decode this segment's own frames.
         out = decode_latents(model.vae, x[context:], s.decode_chunk)[:, :, :geo.out_h, :geo.out_w]
@@ -183,12 +157,12 @@ class DCVSRSampler:
     def _records_for_next(self, i: int) -> bool:
         """Whether step i's passes record SAP tokens for step i+1 ('previous' gathering)."""
         return (self.settings.sap_gather == "previous" and i + 1 < self.settings.steps
-                and self.step_kind(i + 1) == "sap")
+                and self.plan.step_kind(i + 1) == "sap")
 
     def _passes(self, i: int, tgrid: TemporalGrid, sgrid: SpatialGrid, layout: SAPLayout, context: int,
                 gathers: dict[int, SAPGather], recording: dict[int, SAPGather]) -> Iterator[Pass]:
         """The tile passes of step i, in the order the method needs them."""
-        kind = self.step_kind(i)
+        kind = self.plan.step_kind(i)
 
         def call(win: Window, tile: Tile, sap: SAPCall | None = None, tap: TAPCall | None = None) -> TileCall:
             if sap is None and win.index in recording:

@@ -1,0 +1,65 @@
+"""The serve / status / stop subcommands, for `dcvsr` and `python -m dcvsr_engine.server`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import control
+from .engine import EngineRunning
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Add serve, status and stop to a CLI; each sets `func(args) -> exit status`."""
+    p = subparsers.add_parser("serve", help="run the frame-server engine (foreground unless --detach)")
+    p.add_argument("--runtime-dir", help="private folder for the socket and token (default: "
+                                         "DCVSR_RUNTIME_DIR, $XDG_RUNTIME_DIR/dcvsr or /tmp/dcvsr-UID)")
+    p.add_argument("--socket", help="socket path (default: engine.sock in the runtime folder)")
+    p.add_argument("--renderer", help=f"renderer factory as module:attribute (default: DCVSR_RENDERER or "
+                                      f"{control.DEFAULT_RENDERER})")
+    p.add_argument("--detach", action="store_true", help="start in the background and return")
+    p.set_defaults(func=_serve)
+    for name, func, text in (("status", _status, "show the running engine's status"),
+                             ("stop", _stop, "stop the running engine")):
+        p = subparsers.add_parser(name, help=text)
+        p.add_argument("--runtime-dir")
+        p.set_defaults(func=func)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        pid = control.serve(args.socket, args.renderer, runtime_dir=args.runtime_dir, detach=args.detach)
+    except EngineRunning as e:
+        print(f"dcvsr: {e}", file=sys.stderr)
+        return 1
+    if args.detach:
+        print(f"engine started (pid {pid})" if pid else "an engine was already running")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    info = control.status(args.runtime_dir)
+    if info is None:
+        print("no engine is running")
+        return 1
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    if not control.stop(args.runtime_dir):
+        print("no engine is running")
+        return 1
+    print("engine stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dcvsr_engine.server", description="dcvsr frame server")
+    add_parsers(parser.add_subparsers(dest="command"))
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["serve", *argv]  # the autostart command runs the module bare
+    args = parser.parse_args(argv)
+    return args.func(args)
