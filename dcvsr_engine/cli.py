@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C, so partial outputs are removed on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        return args.run(args)
+        return args.func(args)
     except DCVSRError as exc:
         print(f"dcvsr: error: {exc}", file=sys.stderr)
         return 2
@@ -46,19 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--codec", help="video codec of the output (default: by extension, e.g. libx264)")
     up.add_argument("--quiet", action="store_true", help="no progress bar")
     add_arguments(up)
-    up.set_defaults(run=run_upscale)
+    up.set_defaults(func=run_upscale)
 
     models = sub.add_parser("models", help="install and list models")
     msub = models.add_subparsers(dest="models_command", required=True)
     pull = msub.add_parser("pull", help="download published weights and lay them out as a model folder")
     pull.add_argument("name", nargs="?", default="dc-vsr")
-    pull.set_defaults(run=run_pull)
+    pull.set_defaults(func=run_pull)
     tiny = msub.add_parser("make-tiny", help="write a tiny random model (tests and pipeline demos only)")
     tiny.add_argument("dest", type=Path)
     tiny.add_argument("--seed", type=int, default=0)
-    tiny.set_defaults(run=run_make_tiny)
+    tiny.set_defaults(func=run_make_tiny)
     listing = msub.add_parser("list", help="list installed models")
-    listing.set_defaults(run=run_list)
+    listing.set_defaults(func=run_list)
+
+    from .server.cli import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

@@ -1,0 +1,22 @@
+"""dcvsr_client: the dcvsr frame-server protocol and its Python client.
+
+Hosts (the VapourSynth plugin, scripts) use this to reach the engine; it needs
+only numpy, and importing it imports no torch.
+
+    from dcvsr_client import Client
+    with Client.connect() as client, client.open("clip-id", 960, 540, 100, settings={"scale": 4}) as s:
+        for index, frame in s.render(0, 100, source=lambda i: frames[i]):
+            ...
+"""
+
+__version__ = "0.1.0"
+
+from .client import Client
+from .errors import DCVSRClientError, EngineError, EngineGone, EngineStartError, ProtocolError
+from .protocol import Code, PixelFormat
+from .session import Session
+
+__all__ = [
+    "Client", "Code", "DCVSRClientError", "EngineError", "EngineGone", "EngineStartError", "PixelFormat",
+    "ProtocolError", "Session", "__version__",
+]

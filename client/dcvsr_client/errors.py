@@ -1,0 +1,27 @@
+"""What the client raises. Messages say what happened and, where possible, what to do."""
+
+from __future__ import annotations
+
+
+class DCVSRClientError(Exception):
+    """Base class of the client's errors."""
+
+
+class ProtocolError(DCVSRClientError):
+    """The engine sent something this client does not understand (a bug or a version mismatch)."""
+
+
+class EngineError(DCVSRClientError):
+    """The engine refused or failed a request; code is a protocol.Code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class EngineGone(DCVSRClientError):
+    """The connection to the engine was lost (the engine died or stopped)."""
+
+
+class EngineStartError(DCVSRClientError):
+    """No engine was running and none could be started."""

@@ -1,0 +1,1 @@
+"""Moving messages over a stream socket and pixels through shared memory."""
