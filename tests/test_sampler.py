@@ -214,6 +214,13 @@ def test_bad_input_is_named(tiny_model):
         list(sampler.upscale(clip(1) + clip(1, 30, 24), 2))
 
 
+def test_a_tile_size_the_unet_cannot_take_is_refused(tiny_model):
+    from dcvsr_engine.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="multiple of 8"):
+        DCVSRSampler(tiny_model, _settings(tile_size=20))
+
+
 def test_settings_reach_the_session_key():
     a, b = _settings(), _settings(sap_gather="exact")
     assert a.key() != b.key() and a.key() == _settings().key()

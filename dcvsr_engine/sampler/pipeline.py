@@ -89,6 +89,9 @@ class DCVSRSampler:
         model, s = self.model, self.settings
         device = model.device
         context = segment.context
+        if frames.shape != (segment.frames, geo.in_h, geo.in_w, 3) or not np.isfinite(frames).all():
+            raise InputError(f"segment {segment.index} needs {segment.frames} finite frames of "
+                             f"{geo.in_w}x{geo.in_h} RGB; got an array of shape {frames.shape}")
         self._check_carry(segment, geo, carry)
         self.attention = install_processors(model.unet, s.dssag_layers)
 

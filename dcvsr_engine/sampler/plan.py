@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..errors import SettingsError
 from ..settings import Settings
 from .conditioning import Geometry, geometry
 from .segments import Segment, plan_segments
@@ -16,6 +17,9 @@ from .tiles import SpatialGrid, TemporalGrid
 
 class Plan:
     def __init__(self, settings: Settings, vae_factor: int = 8, unet_multiple: int = 8):
+        if settings.tile_size % unet_multiple:
+            raise SettingsError(f"tile_size must be a multiple of {unet_multiple} (the UNet's downsampling), "
+                                f"got {settings.tile_size}")
         self.settings, self.vae_factor, self.unet_multiple = settings, vae_factor, unet_multiple
 
     def geometry(self, in_h: int, in_w: int) -> Geometry:
