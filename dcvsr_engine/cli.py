@@ -17,8 +17,7 @@ HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # SIGTERM unwinds like Ctrl-C, so partial outputs are removed on the way out.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         return args.func(args)
     except DCVSRError as exc:
@@ -27,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dcvsr: interrupted; no output was written", file=sys.stderr)
         return 130
+
+
+def _terminated(*_) -> None:
+    """SIGTERM unwinds like Ctrl-C, so partial outputs are removed on the way out."""
+    print("dcvsr: terminated; no output was written", file=sys.stderr)
+    sys.exit(143)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,17 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_upscale(args: argparse.Namespace) -> int:
-    import torch
-
     from .io import check_output, open_clip, open_writer
-    from .model import load_model
-    from .sampler.pipeline import DCVSRSampler
 
+    # Output and input are checked before torch is imported (seconds), so these mistakes fail at once.
     check_output(args.output, args.overwrite)
     clip = open_clip(args.input)
     if clip.colour.transfer in HDR_TRANSFERS:
         hdr = HDR_TRANSFERS[clip.colour.transfer]
         raise InputError(f"{args.input}: {hdr} (HDR) input is not supported yet")
+
+    import torch
+
+    from .model import load_model
+    from .sampler.pipeline import DCVSRSampler
+
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.model, args.device, args.dtype)
