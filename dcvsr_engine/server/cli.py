@@ -18,6 +18,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--socket", help="socket path (default: engine.sock in the runtime folder)")
     p.add_argument("--renderer", help=f"renderer factory as module:attribute (default: DCVSR_RENDERER or "
                                       f"{control.DEFAULT_RENDERER})")
+    p.add_argument("--model", help="the DC-VSR renderer's default model, loaded at start: a model folder or "
+                                   "an installed name (default: DCVSR_MODEL, else the installed dc-vsr); "
+                                   "sessions may name another in their settings")
     p.add_argument("--detach", action="store_true", help="start in the background and return")
     p.set_defaults(func=_serve)
     for name, func, text in (("status", _status, "show the running engine's status"),
@@ -29,7 +32,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        pid = control.serve(args.socket, args.renderer, runtime_dir=args.runtime_dir, detach=args.detach)
+        pid = control.serve(args.socket, args.renderer, runtime_dir=args.runtime_dir, detach=args.detach,
+                            model=args.model)
     except EngineRunning as e:
         print(f"dcvsr: {e}", file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
@@ -20,9 +21,10 @@ from dcvsr_client.runtime.paths import runtime_dir as default_runtime_dir
 from .engine import Engine
 from .renderer import Renderer
 
-# The renderer an engine uses unless told otherwise (--renderer, DCVSR_RENDERER). The no-op
-# renderer stands in until the DC-VSR renderer exists; then this names that one.
-DEFAULT_RENDERER = "dcvsr_engine.server.noop:NoOpRenderer"
+# The renderer an engine uses unless told otherwise (--renderer, DCVSR_RENDERER); the no-op
+# renderer (NOOP_RENDERER) stays available for tests and transport benchmarks.
+DEFAULT_RENDERER = "dcvsr_engine.server.dcvsr_renderer:DCVSRRenderer"
+NOOP_RENDERER = "dcvsr_engine.server.noop:NoOpRenderer"
 
 RendererFactory = Callable[[], Renderer]
 
@@ -49,12 +51,14 @@ def _directory(socket_path: str | os.PathLike | None, runtime_dir: str | os.Path
 
 def serve(socket_path: str | os.PathLike | None = None, renderer_factory: str | RendererFactory | None = None,
           *, runtime_dir: str | os.PathLike | None = None, detach: bool = False,
-          start_timeout: float = DEFAULT_START_TIMEOUT, **engine_options: Any) -> int:
+          start_timeout: float = DEFAULT_START_TIMEOUT, model: str | None = None,
+          **engine_options: Any) -> int:
     """Run an engine until it is stopped (returns 0), or with detach=True start one in the
     background and return its pid (0 if one was running already).
 
     renderer_factory: a callable returning a Renderer, or 'module:attribute' (needed to detach);
-    default DCVSR_RENDERER, else DEFAULT_RENDERER.
+    default DCVSR_RENDERER, else DEFAULT_RENDERER. model: the renderer's default model, passed to
+    the factory as model=... (the DC-VSR renderer preloads it).
     """
     directory = _directory(socket_path, runtime_dir)
     spec = renderer_factory or os.environ.get("DCVSR_RENDERER") or DEFAULT_RENDERER
@@ -65,11 +69,16 @@ def serve(socket_path: str | os.PathLike | None = None, renderer_factory: str | 
                "--renderer", spec]
         if socket_path is not None:
             cmd += ["--socket", os.fspath(socket_path)]
+        if model is not None:
+            cmd += ["--model", model]
         return start_engine(directory, start_timeout, command=cmd) or 0
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     sock = Path(socket_path) if socket_path else None
-    engine = Engine(directory, load_factory(spec), sock, **engine_options)
+    factory = load_factory(spec)
+    if model is not None:
+        factory = functools.partial(factory, model=model)
+    engine = Engine(directory, factory, sock, **engine_options)
     engine.start()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

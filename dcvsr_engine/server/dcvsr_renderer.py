@@ -1,0 +1,398 @@
+"""The DC-VSR renderer: sessions that stream a clip's canonical segments through the sampler.
+
+A session renders whole canonical segments (sampler.segments: fixed by the clip length, the
+settings and the cut list, never by the requests), so every order and size of requests computes
+the same segments with the same carried state, and gets the same pixels (design.md, "Sessions and
+the determinism contract"). What links requests:
+
+- in memory: the last rendered (or wholly loaded) segment's output frames and the last outgoing
+  carried state, so a request that continues the previous one recomputes nothing;
+- on disk (frame_cache.py): every rendered segment's output, in the clip's dtype, and its
+  outgoing carried state, under a content key (segment_key) chained along the segment's chain:
+  key_k = H(key_{k-1} or a chain-start marker, H(source bytes of k), position, settings, model,
+  device, dtype, threads, output dtype). An edited source frame changes its own segment's key and,
+  with TAP, the later keys of its chain; nothing else.
+
+A key needs the source hashes of the chain's earlier segments, so a session hashes each segment's
+source frames once (reading them from the client when it first needs the key) and keeps the keys
+(source frames are assumed not to change while a session is open).
+
+Progress is reported in UNet tile passes (the sampler's unit): `total` is what the request will
+run, known after hashing; a request served wholly from memory or disk reports 0 of 0.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..errors import DCVSRError, SettingsError
+from ..sampler.carry import CarriedState
+from ..sampler.pipeline import DCVSRSampler, check_frame
+from ..sampler.segments import Segment
+from ..settings import Settings
+from .frame_cache import CARRY, FRAMES, FrameCache
+from .renderer import CancelledFn, ClipSpec, ProgressFn, Renderer, RenderSession, SourceFn
+
+log = logging.getLogger("dcvsr.renderer")
+
+KEY_FORMAT = "dcvsr-segment-v1"  # bump when the sampler's output for the same inputs changes
+SESSION_KEYS = ("model", "device", "dtype")  # session settings besides Settings' fields
+HELD_SOURCE_BYTES = 256 << 20  # source frames read for hashing, kept within a request to render them
+_SETTING_NAMES = frozenset(f.name for f in fields(Settings))
+_CLIP_DTYPES = {"u8": np.uint8, "u16": np.uint16, "f16": np.float16, "f32": np.float32}
+
+
+# -- pixels --------------------------------------------------------------------------------------
+def to_clip_dtype(frames: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
+    """The sampler's float32 output in [0, 1] as the clip's dtype (integers rounded to nearest)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "u":
+        top = np.float32(np.iinfo(dtype).max)
+        return np.rint(np.clip(frames, 0.0, 1.0) * top).astype(dtype)
+    return np.ascontiguousarray(frames, dtype=dtype)
+
+
+# -- keys ------------------------------------------------------------------------------------------
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def source_hash(frames: np.ndarray) -> str:
+    """Digest of a segment's source frames exactly as the client sent them (dtype, shape, bytes)."""
+    h = hashlib.sha256(f"{frames.dtype.str}{frames.shape}".encode())
+    h.update(memoryview(np.ascontiguousarray(frames)).cast("B"))
+    return h.hexdigest()
+
+
+def session_base_key(settings: Settings, fingerprint: str, device: torch.device, dtype: torch.dtype,
+                     threads: int, clip_dtype: str, in_hw: tuple[int, int]) -> str:
+    """Everything besides the frames that the pixels depend on (the determinism contract's scope)."""
+    return _digest([KEY_FORMAT, __version__, torch.__version__, settings.key(), fingerprint, str(device),
+                    str(dtype), threads, clip_dtype, list(in_hw)])
+
+
+def segment_key(base: str, previous: str | None, sources: str, segment: Segment, following: int) -> str:
+    """The key of a segment's output and outgoing state. `previous`: the key of the segment it
+    continues (None at a chain start); `following`: the context the next segment takes from it."""
+    return _digest([base, previous or "chain-start", sources, segment.start, segment.stop, segment.context,
+                    following])
+
+
+# -- the renderer ----------------------------------------------------------------------------------
+@dataclass
+class Stats:
+    """Counters over the renderer's life (benchmarks and logs read them)."""
+
+    passes: int = 0               # UNet tile passes run
+    segments_rendered: int = 0
+    outputs_from_memory: int = 0  # segments whose frames came from the session's last output
+    outputs_from_disk: int = 0
+    carries_from_disk: int = 0
+    source_frames_read: int = 0
+
+
+class DCVSRRenderer(Renderer):
+    """Created once per engine. model: the default model (a folder or an installed name; default
+    DCVSR_MODEL, else the installed dc-vsr), preloaded; sessions may name another "model", "device"
+    or "dtype" in their settings. Models are kept by (folder, device, dtype). DCVSR_THREADS pins the
+    torch thread count (part of the determinism contract's scope)."""
+
+    name = "dcvsr"
+
+    def __init__(self, model: str | os.PathLike | None = None, device: str = "auto", dtype: str = "auto",
+                 cache: FrameCache | None = None) -> None:
+        threads = os.environ.get("DCVSR_THREADS")
+        if threads:
+            torch.set_num_threads(int(threads))
+        named = model if model is not None else os.environ.get("DCVSR_MODEL") or None
+        self.default_model = os.fspath(named) if named is not None else None
+        self.device, self.dtype = device, dtype
+        self.cache = cache if cache is not None else FrameCache.from_env()
+        self.stats = Stats()
+        self._models: dict[tuple[str, str, str], Any] = {}
+        try:
+            self._model(self.default_model, device, dtype)
+        except DCVSRError as e:
+            if named is not None:  # asked for explicitly: the engine reports it as not ready
+                raise
+            log.warning("no default model loaded (%s); sessions must name one", e)
+        log.info("DC-VSR renderer: cache %s (%s), torch threads %d", self.cache.directory,
+                 f"{self.cache.max_bytes / 2**30:.1f} GiB" if self.cache.enabled else "off",
+                 torch.get_num_threads())
+
+    def _model(self, model: str | None, device: str, dtype: str) -> Any:
+        from ..model import load_model, resolve_model_path
+        from ..model.devices import pick_device, pick_dtype
+
+        path = resolve_model_path(model)
+        dev = pick_device(device)
+        dt = pick_dtype(dtype, dev)
+        key = (os.fspath(Path(path).resolve()), str(dev), str(dt))
+        if key not in self._models:
+            log.info("loading model %s on %s (%s)", path, dev, dt)
+            self._models[key] = load_model(path, dev, dt)
+        return self._models[key]
+
+    def open(self, spec: ClipSpec) -> DCVSRSession:
+        settings = dict(spec.settings)
+        unknown = sorted(set(settings) - _SETTING_NAMES - set(SESSION_KEYS))
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(unknown)} (known: the dcvsr upscale "
+                                f"settings and {', '.join(SESSION_KEYS)})")
+        if spec.channels != 3:
+            raise SettingsError(f"the DC-VSR renderer needs RGB frames (3 channels); this clip has "
+                                f"{spec.channels}")
+        if spec.dtype not in _CLIP_DTYPES:
+            raise SettingsError(f"unsupported sample type {spec.dtype!r} (u8, u16, f16 or f32)")
+        chosen = {}
+        for name in SESSION_KEYS:
+            value = settings.pop(name, None)
+            if value is not None and not isinstance(value, str):
+                raise SettingsError(f"{name} must be text, got {value!r}")
+            chosen[name] = value
+        try:
+            model = self._model(chosen["model"] or self.default_model, chosen["device"] or self.device,
+                                chosen["dtype"] or self.dtype)
+        except DCVSRError as e:
+            raise SettingsError(f"model: {e}") from e
+        resolved = Settings.for_model(model.defaults, **settings)  # SettingsError names the bad value
+        return DCVSRSession(spec, model, resolved, self.cache, self.stats)
+
+    def close(self) -> None:
+        self._models.clear()
+
+
+class _Cancelled(Exception):
+    """Raised out of the sampler's progress callback to stop a segment early."""
+
+
+class DCVSRSession(RenderSession):
+    """One clip with fixed settings. See the module's docstring for what it keeps."""
+
+    def __init__(self, spec: ClipSpec, model: Any, settings: Settings, cache: FrameCache,
+                 stats: Stats) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.cache = cache
+        self.stats = stats
+        self.dtype = np.dtype(_CLIP_DTYPES[spec.dtype])
+        self.sampler = DCVSRSampler(model, settings)
+        try:
+            self.geo = self.sampler.geometry(spec.height, spec.width)
+            self.segments = self.sampler.segments(spec.frames, spec.cuts)
+        except DCVSRError as e:
+            raise SettingsError(str(e)) from e
+        self.out_size = (self.geo.out_w, self.geo.out_h)
+        self.source_window = 1  # source frames are copied out as soon as they are read
+        self._starts = [s.start for s in self.segments]
+        # The first segment of each segment's chain (a cut or frame 0 starts one).
+        self._chain_start: list[int] = []
+        for seg in self.segments:
+            self._chain_start.append(self._chain_start[-1] if seg.context else seg.index)
+        self._chain_key = self.sampler.chain_key(self.geo)
+        self._tiles = len(self.sampler.plan.spatial_grid(self.geo).tiles)
+        self._base = session_base_key(settings, model.fingerprint, model.device, model.dtype,
+                                      torch.get_num_threads(), spec.dtype, (spec.height, spec.width))
+        self._keys: dict[int, str] = {}  # segment -> key, known for a prefix of each chain
+        self._last_output: tuple[str, np.ndarray] | None = None  # (key, the segment's frames)
+        self._last_carry: tuple[str, CarriedState] | None = None  # (key of the segment that made it, state)
+
+    # -- planning (pure) -------------------------------------------------------------------------
+    def _targets(self, start: int, stop: int) -> range:
+        first = bisect.bisect_right(self._starts, start) - 1
+        last = bisect.bisect_right(self._starts, stop - 1) - 1
+        return range(first, last + 1)
+
+    def _following(self, j: int) -> int:
+        return self.segments[j + 1].context if j + 1 < len(self.segments) else 0
+
+    def _output_known(self, j: int) -> bool:
+        key = self._keys.get(j)
+        if key is None:
+            return False
+        return (self._last_output is not None and self._last_output[0] == key) or self.cache.has(key, FRAMES)
+
+    def _carry_known(self, j: int) -> bool:
+        """Whether the state carried into segment j (made by j-1) is in memory or on disk."""
+        key = self._keys.get(j - 1)
+        if key is None:
+            return False
+        return (self._last_carry is not None and self._last_carry[0] == key) or self.cache.has(key, CARRY)
+
+    def _schedule(self, start: int, stop: int) -> tuple[set[int], list[int]]:
+        """(segments whose source frames are read, segments rendered, in order) for a request.
+        Segments not hashed yet are read to hash them, and assumed to miss the cache."""
+        reads: set[int] = set()
+        renders: list[int] = []
+        done: set[int] = set()  # rendered earlier in this request: output and carry in memory
+        for t in self._targets(start, stop):
+            reads.update(j for j in range(self._chain_start[t], t + 1) if j not in self._keys)
+            if t in done or self._output_known(t):
+                continue
+            chain = [t]  # back to a carried state we have, or the chain start
+            while self.segments[chain[-1]].context and chain[-1] - 1 not in done \
+                    and not self._carry_known(chain[-1]):
+                chain.append(chain[-1] - 1)
+            for j in reversed(chain):
+                renders.append(j)
+                done.add(j)
+            reads.update(chain)
+        return reads, renders
+
+    def sources_needed(self, start: int, stop: int) -> range:
+        reads, _ = self._schedule(start, stop)
+        if not reads:
+            return range(0)
+        return range(self.segments[min(reads)].start, self.segments[max(reads)].stop)
+
+    def _passes(self, j: int) -> int:
+        seg = self.segments[j]
+        windows = len(self.sampler.plan.temporal_grid(seg.context + seg.frames).windows)
+        return self.sampler.plan.passes_per_segment(windows, self._tiles)
+
+    # -- rendering ---------------------------------------------------------------------------------
+    def render(self, start: int, stop: int, sources: SourceFn, progress: ProgressFn,
+               cancelled: CancelledFn) -> Iterator[tuple[int, np.ndarray]]:
+        targets = self._targets(start, stop)
+        held = self._hash(targets, sources)
+        _, planned = self._schedule(start, stop)
+        total = sum(self._passes(j) for j in planned)
+        done = [0]
+        progress(0, total)
+        log.info("frames %d..%d of %s: segments %s, rendering %s (%d passes)", start, stop - 1,
+                 self.spec.clip[:40], list(targets), planned, total)
+        for t in targets:
+            if cancelled():
+                return
+            seg = self.segments[t]
+            lo, hi = max(start, seg.start), min(stop, seg.stop)
+            frames = self._stored_output(t, lo, hi)
+            if frames is None:
+                j0, carry = self._carry_point(t)
+                try:
+                    for j in range(j0, t + 1):
+                        if cancelled():
+                            return
+                        if j not in planned:  # a cache entry vanished since planning
+                            total += self._passes(j)
+                        source = held.pop(j, None)
+                        if source is None:
+                            source = self._read(j, sources)
+                        carry = self._render(j, source, carry, done, total, progress, cancelled)
+                except _Cancelled:
+                    return
+                assert self._last_output is not None
+                frames = self._last_output[1][lo - seg.start:hi - seg.start]
+            for k in range(hi - lo):
+                yield lo + k, frames[k]
+        if done[0] != total:  # the plan changed under us (cache entries came or went): say what ran
+            progress(done[0], done[0])
+
+    def _read(self, j: int, sources: SourceFn) -> np.ndarray:
+        """Segment j's source frames, copied out of the slots (which are reused)."""
+        seg = self.segments[j]
+        out = np.empty((seg.frames, self.spec.height, self.spec.width, 3), self.dtype)
+        for k, i in enumerate(range(seg.start, seg.stop)):
+            out[k] = sources(i)
+        self.stats.source_frames_read += seg.frames
+        return out
+
+    def _hash(self, targets: range, sources: SourceFn) -> dict[int, np.ndarray]:
+        """Make the keys of every target's chain up to the target known; returns the source frames
+        read on the way, the latest ones within HELD_SOURCE_BYTES (they are likely rendered next)."""
+        held: dict[int, np.ndarray] = {}
+        for t in targets:
+            for j in range(self._chain_start[t], t + 1):
+                if j in self._keys:
+                    continue
+                frames = self._read(j, sources)
+                previous = self._keys[j - 1] if self.segments[j].context else None
+                self._keys[j] = segment_key(self._base, previous, source_hash(frames), self.segments[j],
+                                            self._following(j))
+                held[j] = frames
+                while sum(f.nbytes for f in held.values()) > HELD_SOURCE_BYTES and len(held) > 1:
+                    del held[min(held)]
+        return held
+
+    def _stored_output(self, t: int, lo: int, hi: int) -> np.ndarray | None:
+        """Output frames lo..hi-1 of segment t from memory or disk, or None."""
+        key, seg = self._keys[t], self.segments[t]
+        if self._last_output is not None and self._last_output[0] == key:
+            self.stats.outputs_from_memory += 1
+            return self._last_output[1][lo - seg.start:hi - seg.start]
+        shape = (seg.frames, self.geo.out_h, self.geo.out_w, 3)
+        frames = self.cache.get_frames(key, shape, self.dtype, lo - seg.start, hi - seg.start)
+        if frames is not None:
+            self.stats.outputs_from_disk += 1
+            if hi - lo == seg.frames:  # a whole segment: keep it, a continuing request may want it
+                self._last_output = (key, frames)
+        return frames
+
+    def _carry_point(self, t: int) -> tuple[int, CarriedState | None]:
+        """The segment to start rendering from to get t, and the state carried into it."""
+        j = t
+        while self.segments[j].context:
+            carry = self._stored_carry(j)
+            if carry is not None:
+                return j, carry
+            j -= 1
+        return j, None
+
+    def _stored_carry(self, j: int) -> CarriedState | None:
+        """The state carried into segment j, from memory or disk, if it fits (else None)."""
+        key, seg = self._keys[j - 1], self.segments[j]
+        if self._last_carry is not None and self._last_carry[0] == key:
+            return self._last_carry[1]
+        state = self.cache.get_carry(key)
+        if state is None:
+            return None
+        if state.key != self._chain_key or state.next_frame != seg.start or state.context != seg.context \
+                or state.trajectory.shape[0] != self.settings.steps:
+            log.warning("cache entry %s.carry does not fit segment %d; ignoring it", key, j)
+            return None
+        self.stats.carries_from_disk += 1
+        self._last_carry = (key, state)
+        return state
+
+    def _render(self, j: int, source: np.ndarray, carry: CarriedState | None, done: list[int], total: int,
+                progress: ProgressFn, cancelled: CancelledFn) -> CarriedState | None:
+        """Render segment j, store its output and carried state; returns the state for j+1."""
+        seg, key = self.segments[j], self._keys[j]
+        lr = np.stack([check_frame(f, seg.start + k, self.geo) for k, f in enumerate(source)])
+        before = self.sampler.passes
+        base = done[0]
+
+        def step(_segment: Segment, passes: int, _total: int) -> None:
+            done[0] = base + passes
+            progress(done[0], total)
+            if cancelled():
+                raise _Cancelled
+
+        try:
+            out, new_carry = self.sampler.render_segment(seg, lr, self.geo, carry, self._following(j), step)
+        finally:
+            self.stats.passes += self.sampler.passes - before
+        frames = to_clip_dtype(out, self.dtype)
+        self.stats.segments_rendered += 1
+        self._last_output = (key, frames)
+        self.cache.put_frames(key, frames)
+        if new_carry is not None:
+            self._last_carry = (key, new_carry)
+            self.cache.put_carry(key, new_carry)
+        return new_carry
+
+    def close(self) -> None:
+        self._last_output = self._last_carry = None
+        self._keys.clear()
