@@ -160,6 +160,10 @@ def test_a_restarted_engine_serves_the_clip_from_the_cache(engines, frames, expe
             passes += ran
     assert passes == 0
     assert all(np.array_equal(got[i], expected[i]) for i in range(N))
+    with engines.connect() as client:
+        stats = client.status()["stats"]
+    assert stats["passes"] == 0 and stats["outputs_from_disk"] >= 3  # this engine rendered nothing
+    assert stats["devices"] == "cpu" and stats["cache_bytes"] > 0
 
 
 @pytest.mark.parametrize("tap", [True, False])

@@ -29,7 +29,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,7 @@ class DCVSRRenderer(Renderer):
         self.default_model = os.fspath(named) if named is not None else None
         self.device, self.dtype = device, dtype
         self.cache = cache if cache is not None else FrameCache.from_env()
-        self.stats = Stats()
+        self.counters = Stats()
         self._models: dict[tuple[str, str, str], Any] = {}
         try:
             self._model(self.default_model, device, dtype)
@@ -168,10 +168,20 @@ class DCVSRRenderer(Renderer):
         except DCVSRError as e:
             raise SettingsError(f"model: {e}") from e
         resolved = Settings.for_model(model.defaults, **settings)  # SettingsError names the bad value
-        return DCVSRSession(spec, model, resolved, self.cache, self.stats)
+        return DCVSRSession(spec, model, resolved, self.cache, self.counters)
 
     def close(self) -> None:
         self._models.clear()
+
+    def stats(self) -> dict[str, bool | int | float | str | None]:
+        out: dict[str, bool | int | float | str | None] = asdict(self.counters)
+        out["models_loaded"] = len(self._models)
+        out["devices"] = ",".join(sorted({str(m.device) for m in self._models.values()})) or None
+        if torch.cuda.is_available():
+            out["gpu_memory_allocated"] = torch.cuda.memory_allocated()
+        out["cache_dir"] = os.fspath(self.cache.root) if self.cache else None
+        out["cache_bytes"] = self.cache.held_bytes() if self.cache else 0
+        return out
 
 
 class _Cancelled(Exception):

@@ -177,14 +177,16 @@ class Engine:
     def status(self) -> dict[str, Any]:
         with self.lock:
             connections, sessions = len(self.connections), len(self.sessions)
+        stats = {}
         if self.renderer is not None:
             renderer = self.renderer.name
+            stats = self.renderer.stats()
         else:
             renderer = f"failed: {self.renderer_error}" if self.renderer_error else "starting"
         uptime = round(time.monotonic() - self.started, 3)
         return {"pid": os.getpid(), "version": __version__, "uptime": uptime,
                 "connections": connections, "sessions": sessions, "renderer": renderer,
-                "runtime_dir": os.fspath(self.directory)}
+                "runtime_dir": os.fspath(self.directory), "stats": stats}
 
     def forget_connection(self, conn: Connection) -> None:
         with self.lock:

@@ -184,6 +184,10 @@ class FrameCache:
             self.evict()
 
     # -- size bound ----------------------------------------------------------------------------
+    def held_bytes(self) -> int:
+        """Bytes the cache holds now (a scan: entries of other engines sharing the folder count too)."""
+        return self._scan()[0]
+
     def _scan(self) -> tuple[int, list[tuple[float, int, Path]]]:
         """(bytes held, [(mtime, size, path)] of the entries); removes stale temporary files."""
         total, entries = 0, []

@@ -104,6 +104,10 @@ class Renderer(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the model (engine shutdown)."""
 
+    def stats(self) -> dict[str, bool | int | float | str | None]:
+        """Figures for `dcvsr status` (device, memory, cache, work done): flat, scalar values only."""
+        return {}
+
 
 def materialize(frame: np.ndarray | Callable[[np.ndarray], None], shape: tuple[int, int, int],
                 dtype: np.dtype | str) -> np.ndarray:

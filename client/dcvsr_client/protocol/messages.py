@@ -76,7 +76,7 @@ SCHEMA: dict[Kind, dict[str, str]] = {
     Kind.PLAN_REPLY: {"session": "u", "start": "u", "stop": "u"},
     Kind.STATUS_REPLY: {
         "pid": "u", "version": "s", "uptime": "n", "connections": "u", "sessions": "u",
-        "renderer": "s", "runtime_dir": "s",
+        "renderer": "s", "runtime_dir": "s", "stats": "m?",
     },
     Kind.STOPPING: {},
     Kind.ERROR: {"code": "u", "message": "s", "session": "u?"},
