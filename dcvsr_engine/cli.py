@@ -65,6 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
     listing = msub.add_parser("list", help="list installed models")
     listing.set_defaults(func=run_list)
 
+    ev = sub.add_parser("eval", help="measure the sampler and classical baselines against ground truth",
+                        description="Downscale each ground-truth clip, upscale it with bicubic, Lanczos and "
+                        "each sampler variant, and report PSNR/SSIM on Y, warping error, tOF, the seam ratio "
+                        "and high-frequency energy (report.md, crops.png, results.json in --report).")
+    ev.add_argument("--hr", nargs="+", required=True, type=Path, metavar="CLIP_OR_FOLDER",
+                    help="ground-truth clips (video files, image folders) or folders of clips")
+    ev.add_argument("--report", type=Path, required=True, metavar="DIR", help="folder for the report")
+    ev.add_argument("--degrade", default="clean", choices=("clean", "realistic"))
+    ev.add_argument("--variants", default="default",
+                    help="comma-separated: default, no-sap, no-tap, no-dssag; none for baselines only")
+    ev.add_argument("--frames", type=int, help="use at most this many frames of each clip")
+    ev.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr)")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    ev.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
+    ev.add_argument("--threads", type=int, help="torch and OpenCV CPU threads")
+    add_arguments(ev)
+    ev.set_defaults(func=run_eval)
+
     from .server.cli import add_parsers
 
     add_parsers(sub)
@@ -121,6 +139,12 @@ def _progress_bar(total: int, quiet: bool):
 
     return tqdm(total=total, unit="frame", disable=quiet, dynamic_ncols=True,
                 bar_format="{l_bar}{bar}| {n:.1f}/{total} frames [{elapsed}<{remaining}, {rate_fmt}]")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from .evaluation.cli import run
+
+    return run(args)
 
 
 def run_pull(args: argparse.Namespace) -> int:
