@@ -71,7 +71,10 @@ def test_detach_status_stop(runtime):
     pid = control.serve(runtime_dir=runtime, renderer_factory=NOOP, detach=True)
     assert pid > 0
     assert control.serve(runtime_dir=runtime, renderer_factory=NOOP, detach=True) == 0  # already running
-    info = control.status(runtime)
+    # The probe connection of the second serve() closes asynchronously: wait until the engine saw it go.
+    deadline = time.monotonic() + 10
+    while (info := control.status(runtime))["connections"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert info["pid"] == pid and info["connections"] == 1 and info["sessions"] == 0
     assert control.stop(runtime)
     assert control.status(runtime) is None

@@ -164,6 +164,8 @@ def test_engine_stopping_mid_request_fails_the_request():
         def source(i: int) -> np.ndarray:
             if i == 5:
                 engine.proc.send_signal(signal.SIGTERM)
+            elif i > 5:
+                time.sleep(0.03)  # so the render cannot outrun the engine's shutdown on a loaded machine
             return frames[i]
 
         t0 = time.monotonic()
