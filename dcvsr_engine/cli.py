@@ -84,8 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=run_eval)
 
     from .server.cli import add_parsers
+    from .training.cli import add_parser as add_train_parser
 
     add_parsers(sub)
+    add_train_parser(sub)
     return parser
 
 
