@@ -1,12 +1,11 @@
-"""Errors a user can act on. The CLI prints their message and exits non-zero."""
+"""Errors a user can act on. The CLI prints their message and exits non-zero.
 
+DCVSRError and SettingsError come from the client package, which the settings description lives in.
+"""
 
-class DCVSRError(Exception):
-    """Base class: the message names the problem and, where it can, what to do."""
+from dcvsr_client.errors import DCVSRError, SettingsError
 
-
-class SettingsError(DCVSRError, ValueError):
-    """A setting is out of range or unknown."""
+__all__ = ["DCVSRError", "InputError", "ModelError", "OutputError", "SettingsError"]
 
 
 class ModelError(DCVSRError):

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 
+class DCVSRError(Exception):
+    """Base class of errors a user can act on, shared by the client, the plugins and the engine."""
+
+
+class SettingsError(DCVSRError, ValueError):
+    """A setting is out of range or unknown."""
+
+
 class DCVSRClientError(Exception):
     """Base class of the client's errors."""
 

@@ -1,0 +1,346 @@
+"""The filter: vsdcvsr.upscale(clip, ...) -> a clip of the scaled size. See README.md for the design.
+
+The graph, for input clip `src`:
+
+    rgb      = resize(src -> RGBS, or RGBH for half-float input), with the clip's colour tags
+    template = BlankClip(rgb, out size)           (a static frame: the shape of every output frame)
+    attempt  = FrameEval(template, attempt)       (one render attempt per output frame)
+    out_rgb  = FrameEval(template, final, prop_src=[attempt, src])
+    result   = resize(out_rgb -> the output format) + the colour props
+
+attempt(n) never waits for VapourSynth frames: it asks the engine (PLAN) which source frames the
+render of n's chunk needs and returns a ModifyFrame over those frames (each a one-frame clip
+rgb[k]), so VapourSynth fetches them before the ModifyFrame callback renders. A chunk whose plan
+reaches back into earlier segments of its TAP chain first waits, through FrameEval's prop_src, for
+out_rgb's last frame of the previous segment: VapourSynth renders the chain one segment at a time
+(bounded memory), and by then the engine needs only this segment's frames. final(n) passes the frame
+on with the source frame's props, or, when the engine's needs grew after planning (a cache entry
+vanished, the engine restarted), returns a second, strict attempt that plans afresh.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import itertools
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import vapoursynth as vs
+
+from . import colour, options
+from .link import EngineLink, LinkError, Missing
+
+NAME = "vsdcvsr.upscale"
+RETRY_PROP = "VSDCVSRRetry"
+COLOUR_PROPS = frozenset({"_Matrix", "_Transfer", "_Primaries", "_Range", "_ChromaLocation"})
+DROPPED_PROPS = frozenset({"_Alpha"})  # a frame of the input's size: cannot follow the upscale
+SCENE_PROPS = ("_SceneChangePrev", "_SceneChangeNext")
+NOMINAL_FPS = (24, 1)  # what the engine is told for a variable-frame-rate clip (it does not use it)
+
+
+def _error(message: str) -> vs.Error:
+    return vs.Error(f"{NAME}: {message}")
+
+
+SIGNATURE = options.signature()
+
+
+def upscale(*args: Any, **kwargs: Any) -> vs.VideoNode:
+    try:
+        bound = SIGNATURE.bind(*args, **kwargs)
+    except TypeError as e:
+        raise _error(f"{e}; the arguments are: {', '.join(SIGNATURE.parameters)}") from None
+    bound.apply_defaults()
+    values = dict(bound.arguments)
+    clip = values.pop("clip")
+    try:
+        settings = options.settings_for_engine(values)
+    except options.OptionError as e:
+        raise _error(str(e)) from None
+    core = vs.core.core
+    in_fmt = _check_clip(clip)
+    out_fmt = _output_format(core, values["format"], in_fmt)
+    first = clip.get_frame(0)
+    props = dict(first.props)
+    del first
+    field_based = props.get("_FieldBased", 0)
+    if isinstance(field_based, int) and field_based > 0:
+        raise _error(f"the clip is interlaced (_FieldBased={field_based} on frame 0): deinterlace it first "
+                     "(e.g. with bwdif or QTGMC), or set _FieldBased=0 if its frames are progressive")
+    cuts = _cuts(clip, props, values["cuts"], values["scene_props"])
+    return _Graph.build(core, clip, in_fmt, out_fmt, props, settings, cuts)
+
+
+upscale.__signature__ = SIGNATURE  # type: ignore[attr-defined]
+upscale.__doc__ = options.docstring(
+    "DC-VSR super-resolution of a VapourSynth clip, rendered by the dcvsr engine (started if none runs, "
+    "unless DCVSR_AUTOSTART=0). Returns a clip of the scaled size, with the same length, frame rate and "
+    "frame props, in the input's format unless `format` is given.")
+
+
+# -- checks -------------------------------------------------------------------------------------------
+def _check_clip(clip: Any) -> vs.VideoFormat:
+    if not isinstance(clip, vs.VideoNode):
+        raise _error(f"clip must be a vs.VideoNode, got {type(clip).__name__}")
+    fmt = clip.format
+    if fmt is None or fmt.id == 0 or fmt.color_family == vs.UNDEFINED:
+        raise _error("the clip's format varies from frame to frame: give it one format first, "
+                     "e.g. core.resize.Bicubic(clip, format=vs.YUV420P8)")
+    if clip.width == 0 or clip.height == 0:
+        raise _error("the clip's frame size varies from frame to frame: give it one size first, "
+                     "e.g. core.resize.Bicubic(clip, width, height)")
+    _check_format(fmt, "the clip's format")
+    return fmt
+
+
+def _check_format(fmt: vs.VideoFormat, what: str) -> None:
+    if fmt.color_family not in (vs.YUV, vs.RGB):
+        raise _error(f"{what} {fmt.name} is not YUV or RGB: convert it first, e.g. "
+                     "core.resize.Bicubic(clip, format=vs.YUV444P16)")
+    if fmt.sample_type == vs.INTEGER and not 8 <= fmt.bits_per_sample <= 16:
+        raise _error(f"{what} {fmt.name} has {fmt.bits_per_sample}-bit samples; integer formats of 8 to 16 "
+                     "bits, half and single float are supported")
+    if fmt.sample_type == vs.FLOAT and fmt.bits_per_sample not in (16, 32):
+        raise _error(f"{what} {fmt.name}: only half (16-bit) and single (32-bit) float are supported")
+
+
+def _output_format(core: vs.Core, value: Any, in_fmt: vs.VideoFormat) -> vs.VideoFormat:
+    if value is None:
+        return in_fmt
+    try:
+        fmt = core.get_video_format(value)
+    except (vs.Error, TypeError, ValueError):
+        fmt = None
+    if fmt is None or fmt.id == 0:
+        raise _error(f"format must be a constant video format (e.g. vs.YUV420P10), got {value!r}")
+    _check_format(fmt, "format")
+    return fmt
+
+
+def _cuts(clip: vs.VideoNode, props: dict[str, Any], given: Any, scene_props: Any) -> list[int]:
+    frames = clip.num_frames
+    if given is not None:
+        try:
+            values = [int(c) for c in given]
+            if any(isinstance(c, bool) or int(c) != c for c in given):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise _error(f"cuts must be a list of frame numbers, got {given!r}") from None
+        bad = [c for c in values if not 0 <= c < frames]
+        if bad:
+            raise _error(f"cuts {bad} lie outside the clip's frames 0..{frames - 1}")
+        return sorted({c for c in values if c > 0})
+    if not isinstance(scene_props, bool):
+        raise _error(f"scene_props must be True or False, got {scene_props!r}")
+    if not scene_props or not any(name in props for name in SCENE_PROPS):
+        return []
+    cuts: set[int] = set()
+    for n, frame in enumerate(clip.frames(close=True)):
+        if frame.props.get("_SceneChangePrev") and n > 0:
+            cuts.add(n)
+        if frame.props.get("_SceneChangeNext") and n + 1 < frames:
+            cuts.add(n + 1)
+    return sorted(cuts)
+
+
+# -- the graph ---------------------------------------------------------------------------------------
+class _Graph:
+    """The callbacks of one upscale() call and what they share (the engine link, the segment layout)."""
+
+    def __init__(self, core: vs.Core, link: EngineLink, template: vs.VideoNode, rgb: vs.VideoNode,
+                 bounds: list[int], chunk: int, tags: colour.Tags) -> None:
+        self.core = core
+        self.link = link
+        self.template = template
+        self.rgb = rgb
+        self.bounds = bounds  # block (segment) starts, then the clip's length
+        self.chunk = chunk  # frames per render request within a block
+        self.tags = tags
+        self.out: vs.VideoNode | None = None  # out_rgb: the callbacks refer to it (set after building)
+        self._closing = threading.Lock()
+
+    @classmethod
+    def build(cls, core: vs.Core, clip: vs.VideoNode, in_fmt: vs.VideoFormat, out_fmt: vs.VideoFormat,
+              props: dict[str, Any], settings: dict[str, Any], cuts: list[int]) -> vs.VideoNode:
+        in_rgb, in_float = in_fmt.color_family == vs.RGB, in_fmt.sample_type == vs.FLOAT
+        tags = colour.clip_tags(props, clip.width, clip.height, in_rgb, in_float)
+        half = in_float and in_fmt.bits_per_sample == 16
+        rgb_fmt, dtype = (vs.RGBH, "f16") if half else (vs.RGBS, "f32")
+        kw: dict[str, Any] = {"format": rgb_fmt, "transfer_in": tags.transfer, "primaries_in": tags.primaries,
+                              "range_in": tags.range}
+        if not in_rgb:
+            kw.update(matrix_in=tags.matrix, chromaloc_in=tags.chromaloc)
+        rgb = core.resize.Bicubic(clip, **kw)
+        fps = (clip.fps_num, clip.fps_den) if clip.fps_num > 0 and clip.fps_den > 0 else NOMINAL_FPS
+        open_args = {
+            "clip": f"vsdcvsr:{clip.width}x{clip.height}:{clip.num_frames}:{in_fmt.name}",
+            "width": clip.width, "height": clip.height, "frames": clip.num_frames, "fps": fps,
+            "dtype": dtype, "channels": 3, "layout": "planar", "colour": tags.as_open_fields(),
+            "settings": settings, "cuts": cuts, "transport": "shm"}
+        link = EngineLink(open_args)
+        try:
+            out_w, out_h = link.open()
+        except LinkError as e:
+            raise _error(f"cannot open a session in the dcvsr engine: {e}") from None
+        try:
+            sub_w, sub_h = 1 << out_fmt.subsampling_w, 1 << out_fmt.subsampling_h
+            if out_w % sub_w or out_h % sub_h:
+                raise _error(f"the output size {out_w}x{out_h} does not fit {out_fmt.name}'s chroma "
+                             f"subsampling: choose a scale that gives multiples of {sub_w}x{sub_h}, or a "
+                             "4:4:4 or RGB output format")
+            bounds, seg = _segment_bounds(link, clip.num_frames, cuts, settings.get("segment_frames"))
+        except BaseException:
+            link.close()
+            raise
+        frame_bytes = 3 * out_w * out_h * (2 if half else 4)
+        chunk = max(1, min(seg, link.store_limit // (2 * frame_bytes)))
+        template = core.std.BlankClip(rgb, width=out_w, height=out_h, format=rgb_fmt, keep=True)
+        graph = cls(core, link, template, rgb, bounds, chunk, tags)
+        attempt = core.std.FrameEval(template, functools.partial(graph.attempt, strict=False))
+        graph.out = core.std.FrameEval(template, graph.final, prop_src=[attempt, clip])
+        vs.register_on_destroy(graph.close)
+        return graph.convert_back(out_fmt, in_rgb, in_float)
+
+    def convert_back(self, out_fmt: vs.VideoFormat, in_rgb: bool, in_float: bool) -> vs.VideoNode:
+        assert self.out is not None
+        tags, core = self.tags, self.core
+        out_rgb, out_float = out_fmt.color_family == vs.RGB, out_fmt.sample_type == vs.FLOAT
+        out_range = colour.output_range(tags, in_rgb, in_float, out_rgb, out_float)
+        matrix = colour.RGB_MATRIX if out_rgb else tags.matrix
+        if not out_rgb and matrix == colour.RGB_MATRIX:  # RGB in, YUV out: the usual matrix for its size
+            matrix = colour.default_tags(self.template.width, self.template.height)[0]
+        props: dict[str, int] = {"_Matrix": matrix, "_Transfer": tags.transfer, "_Primaries": tags.primaries,
+                                 "_Range": out_range}
+        result = self.out
+        if out_fmt.id != self.template.format.id:
+            kw: dict[str, Any] = {"format": out_fmt.id, "matrix_in": colour.RGB_MATRIX,
+                                  "transfer_in": tags.transfer, "primaries_in": tags.primaries,
+                                  "range_in": colour.FULL, "range": out_range}
+            if not out_rgb:
+                kw.update(matrix=matrix, chromaloc=tags.chromaloc)
+            if not out_float:
+                kw["dither_type"] = "error_diffusion"
+            result = core.resize.Bicubic(result, **kw)
+        if not out_rgb:
+            props["_ChromaLocation"] = tags.chromaloc
+        return core.std.SetFrameProps(result, **props)
+
+    def close(self) -> None:
+        with self._closing:
+            self.out = None  # the callbacks refer to it: drop the cycle
+            self.link.close()
+
+    # -- layout -----------------------------------------------------------------------------------------
+    def span(self, n: int) -> tuple[int, int, int]:
+        """(block start, chunk start, chunk stop) of output frame n."""
+        i = bisect.bisect_right(self.bounds, n) - 1
+        a, b = self.bounds[i], self.bounds[i + 1]
+        lo = a + (n - a) // self.chunk * self.chunk
+        return a, lo, min(b, lo + self.chunk)
+
+    # -- callbacks (VapourSynth threads) ----------------------------------------------------------------
+    def attempt(self, n: int, strict: bool) -> vs.VideoNode:
+        kept = self.link.take(n)
+        if kept is not None:
+            return self._writer(kept)
+        block, lo, hi = self.span(n)
+        needed = self._plan(lo, hi)
+        out = self.out
+        if needed and needed.start < block and block > 0 and out is not None:
+            # The chain behind this segment first: out_rgb's last frame of the previous segment.
+            return self.core.std.FrameEval(self.template, functools.partial(self._after, strict=strict),
+                                           prop_src=[out[block - 1]])
+        return self._fetch(lo, hi, needed, strict)
+
+    def _after(self, n: int, f: vs.VideoFrame, strict: bool) -> vs.VideoNode:
+        kept = self.link.take(n)
+        if kept is not None:
+            return self._writer(kept)
+        _block, lo, hi = self.span(n)
+        return self._fetch(lo, hi, self._plan(lo, hi), strict)
+
+    def _plan(self, lo: int, hi: int) -> range:
+        try:
+            return self.link.plan(lo, hi)
+        except LinkError as e:
+            raise _error(str(e)) from None
+
+    def _fetch(self, lo: int, hi: int, needed: range, strict: bool) -> vs.VideoNode:
+        clips = [self.template, *(self.rgb[k] for k in needed)]
+        return self.core.std.ModifyFrame(self.template, clips, functools.partial(
+            self._render, lo=lo, hi=hi, needed=needed, strict=strict))
+
+    def _render(self, n: int, f: vs.VideoFrame | list[vs.VideoFrame], lo: int, hi: int, needed: range,
+                strict: bool) -> vs.VideoFrame:
+        f = f if isinstance(f, list) else [f]  # ModifyFrame passes one frame when given one clip
+        frames = dict(zip(needed, itertools.islice(f, 1, None), strict=True))
+
+        def read_into(k: int, view: np.ndarray) -> None:
+            frame = frames[k]
+            for p in range(3):
+                np.copyto(view[p], np.asarray(frame[p]))
+
+        try:
+            array = self.link.render(lo, hi, n, frames, read_into)
+        except Missing as e:
+            if strict:
+                raise _error(f"frame {n}: the engine needs source frames {e.needed.start}.."
+                             f"{e.needed.stop - 1} it did not plan for, twice (is its frame cache too "
+                             "small, DCVSR_CACHE_BYTES, or is it restarting?)") from None
+            marked = f[0].copy()
+            marked.props[RETRY_PROP] = 1
+            return marked
+        except LinkError as e:
+            raise _error(f"frame {n}: {e}") from None
+        return _write(f[0], array)
+
+    def _writer(self, array: np.ndarray) -> vs.VideoNode:
+        return self.core.std.ModifyFrame(self.template, self.template, lambda n, f: _write(f, array))
+
+    def final(self, n: int, f: list[vs.VideoFrame]) -> vs.VideoNode:
+        got, source = f
+        if RETRY_PROP in got.props:
+            return self.core.std.FrameEval(self.template, functools.partial(self.attempt, strict=True))
+        out = got.copy()
+        props = out.props
+        for key, value in source.props.items():
+            if key not in COLOUR_PROPS and key not in DROPPED_PROPS:
+                props[key] = value
+        props["_Matrix"] = colour.RGB_MATRIX
+        props["_Transfer"] = self.tags.transfer
+        props["_Primaries"] = self.tags.primaries
+        props["_Range"] = colour.FULL
+        return self.core.std.ModifyFrame(self.template, self.template, lambda n, f: out)
+
+
+def _write(template: vs.VideoFrame, array: np.ndarray) -> vs.VideoFrame:
+    out = template.copy()
+    for p in range(3):
+        np.copyto(np.asarray(out[p]), array[p])
+    return out
+
+
+def _segment_bounds(link: EngineLink, frames: int, cuts: Iterable[int],
+                    given: int | None) -> tuple[list[int], int]:
+    """The engine's canonical segments, found with PLAN on the fresh session (where a render of a scene's
+    first frame reads exactly that scene's first segment). Only an optimisation: any layout gives the
+    same pixels (the determinism contract), a wrong one only costs speed."""
+    edges = [0, *cuts, frames]
+    shots = list(itertools.pairwise(edges))
+    start, stop = max(shots, key=lambda s: s[1] - s[0])
+    seg = given
+    try:
+        first = link.plan(start, start + 1)
+    except LinkError as e:
+        raise _error(f"cannot plan with the dcvsr engine: {e}") from None
+    if first.start == start and start < first.stop <= stop:
+        seg = first.stop - start if first.stop < stop else stop - start
+    seg = max(1, seg or 1)
+    bounds: list[int] = []
+    for a, b in shots:
+        bounds.extend(range(a, b, seg))
+    bounds.append(frames)
+    return bounds, seg

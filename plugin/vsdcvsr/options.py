@@ -1,0 +1,97 @@
+"""upscale()'s keyword arguments, generated from the one settings description (dcvsr_client.settings).
+
+Every field of `Settings` becomes a keyword argument of the same name. Its default is the dataclass
+default, or None for the fields a model's dcvsr.json may override (None: the model's default).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import Field, fields
+from typing import Any
+
+from dcvsr_client.errors import SettingsError
+from dcvsr_client.settings import Settings
+
+SESSION_OPTIONS = {
+    "model": "the model: an installed model's name or a model folder (None: the engine's default model)",
+    "device": "the engine's device: 'cpu', 'cuda', 'cuda:1', 'mps' or 'auto' (None: the engine's choice)",
+    "dtype": "the engine's compute type: 'fp32', 'fp16', 'bf16' or 'auto' (None: the engine's choice)",
+}
+PLUGIN_OPTIONS = {
+    "format": "output format (a vs.PresetVideoFormat, format id or VideoFormat); None: the input's format",
+    "cuts": "first frames of new scenes (nothing is propagated across a cut); None: read from the clip's "
+            "_SceneChangePrev/_SceneChangeNext props when scene_props is True",
+    "scene_props": "read the scene-change props of every frame when upscale() is called (a full pass "
+                   "over the source, done only when frame 0 carries them); False skips it",
+}
+
+
+class OptionError(ValueError):
+    """A bad argument; the message says what to do (upscale() turns it into vs.Error)."""
+
+
+def setting_fields() -> tuple[Field, ...]:
+    return fields(Settings)
+
+
+def default_of(f: Field) -> Any:
+    return None if f.metadata["model_default"] else f.default
+
+
+def _type_name(f: Field) -> str:
+    return f.type if isinstance(f.type, str) else f.type.__name__
+
+
+def signature() -> inspect.Signature:
+    """clip, scale positional; every other argument keyword-only."""
+    P = inspect.Parameter
+    params = [P("clip", P.POSITIONAL_OR_KEYWORD)]
+    for f in setting_fields():
+        kind = P.POSITIONAL_OR_KEYWORD if f.name == "scale" else P.KEYWORD_ONLY
+        params.append(P(f.name, kind, default=default_of(f)))
+    if not any(p.name == "scale" for p in params):  # no settings description: still take a scale
+        params.append(P("scale", P.POSITIONAL_OR_KEYWORD, default=None))
+    params += [P(name, P.KEYWORD_ONLY, default=None) for name in SESSION_OPTIONS]
+    params += [P("format", P.KEYWORD_ONLY, default=None), P("cuts", P.KEYWORD_ONLY, default=None),
+               P("scene_props", P.KEYWORD_ONLY, default=True)]
+    return inspect.Signature(params)
+
+
+def docstring(summary: str) -> str:
+    lines = [summary, "", "Settings (the dcvsr settings; None = the model's default):"]
+    for f in setting_fields():
+        meta = f.metadata
+        extra = f" one of {', '.join(meta['choices'])};" if meta["choices"] else ""
+        lines.append(f"    {f.name} ({_type_name(f)}, default {default_of(f)!r}):{extra} {meta['help']}")
+    lines.append("Engine session:")
+    lines += [f"    {name}: {text}" for name, text in SESSION_OPTIONS.items()]
+    lines.append("Plugin:")
+    lines += [f"    {name}: {text}" for name, text in PLUGIN_OPTIONS.items()]
+    return "\n".join(lines)
+
+
+def settings_for_engine(values: dict[str, Any]) -> dict[str, Any]:
+    """The settings to send in OPEN: the ones given (not None), checked against the description's types
+    and ranges here, so that a bad value fails when the script is evaluated. The model's defaults are
+    checked by the engine when the session opens."""
+    names = {f.name for f in setting_fields()}
+    given = {name: value for name, value in values.items() if name in names and value is not None}
+    try:
+        checked = Settings.for_model(None, **given)
+    except SettingsError as e:
+        raise OptionError(str(e)) from None
+    except TypeError as e:  # a value of a type the comparisons cannot take
+        raise OptionError(f"bad setting value: {e}") from None
+    out: dict[str, Any] = {name: getattr(checked, name) for name in given}
+    for name in SESSION_OPTIONS:
+        value = values.get(name)
+        if value is None:
+            continue
+        if name == "model" and isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if not isinstance(value, str) or not value.strip():
+            raise OptionError(f"{name} must be a non-empty string, got {value!r}")
+        out[name] = value
+    return out
