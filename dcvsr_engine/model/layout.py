@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
+from ..jsonfile import read_object
 
 MODEL_INDEX = "model_index.json"
 DCVSR_JSON = "dcvsr.json"
@@ -63,13 +64,7 @@ def read_json(path: Path) -> dict[str, Any]:
     """A JSON object from `path`, or a ModelError naming the file."""
     if not path.is_file():
         raise ModelError(f"missing model file: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelError(f"corrupt model file {path}: not valid JSON ({e})") from e
-    if not isinstance(data, dict):
-        raise ModelError(f"corrupt model file {path}: expected a JSON object")
-    return data
+    return read_object(path, ModelError, "corrupt model file")
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

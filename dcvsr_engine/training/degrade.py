@@ -10,7 +10,6 @@ does. The "clean" preset is a plain antialiased bicubic downscale (the classic V
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import SettingsError
+from ..jsonfile import read_object
 from .compress import jpeg, video_roundtrip
 from .kernels import blur, gaussian_kernel
 
@@ -93,12 +93,7 @@ def degradation_config(spec: str | dict[str, Any]) -> DegradeConfig:
         path = Path(spec)
         if not path.is_file():
             raise SettingsError(f"degradation {spec!r}: not a preset ({', '.join(PRESETS)}) or a JSON file")
-        try:
-            spec = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise SettingsError(f"degradation file {path}: {e}") from e
-        if not isinstance(spec, dict):
-            raise SettingsError(f"degradation file {path}: expected a JSON object")
+        spec = read_object(path, SettingsError, "degradation file")
     values = dict(spec)
     base = PRESETS.get(values.pop("preset", "realistic"))
     if base is None:

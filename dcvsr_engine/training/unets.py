@@ -7,13 +7,13 @@ path names a JSON UNet config (diffusers' config.json of a UNetSpatioTemporalCon
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..errors import ModelError, SettingsError
+from ..jsonfile import read_object
 from ..model.svd import DOWN_BLOCKS, UP_BLOCKS
 from ..model.tiny import tiny_unet_config
 
@@ -42,13 +42,7 @@ def unet_config(spec: str) -> dict[str, Any]:
     if not path.is_file():
         raise SettingsError(f"--unet {spec!r}: not {FINETUNE}, a preset ({', '.join(PRESETS)}) or a JSON "
                             "file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SettingsError(f"UNet config {path}: {e}") from e
-    if not isinstance(data, dict):
-        raise SettingsError(f"UNet config {path}: expected a JSON object")
-    return data
+    return read_object(path, SettingsError, "UNet config")
 
 
 def build_unet(config: dict[str, Any], seed: int) -> torch.nn.Module:
