@@ -72,11 +72,13 @@ def bench_passes() -> None:
         print(f"  carried state, {steps} steps: {carried.nbytes / 1e6:.1f} MB ({context} frames' fp16 "
               "trajectory + their LR latents and embeddings; budget 100 MB)")
     tokens = (h // s.sap_stride) * (w // s.sap_stride)
-    # x 4 layers x (K, V) x 2 guidance branches x 2 bytes (fp16)
-    per_window = tokens * s.tile_frames * SVD_CHANNELS_AT_THE_FOUR_LAYERS * 4 * 2 * 2 * 2
+    # x 4 layers x 2 guidance branches x 2 bytes (fp16): the gathered hidden states; keys and values
+    # (twice that) exist for one window at a time.
+    hidden = tokens * s.tile_frames * SVD_CHANNELS_AT_THE_FOUR_LAYERS * 4 * 2 * 2
     windows = len(plan.temporal_grid(context + s.segment_frames).windows)
-    print(f"  SAP whole-frame tokens: {per_window / 1e9:.2f} GB per window (fp16); 'exact' holds one window, "
-          f"'previous' holds a segment's {windows}: {per_window * windows / 1e9:.1f} GB")
+    print(f"  SAP whole-frame tokens: {hidden / 1e9:.2f} GB of hidden states per window (fp16) + "
+          f"{2 * hidden / 1e9:.2f} GB of keys and values for the window in use; 'exact' holds one window, "
+          f"'previous' a segment's {windows}: {(hidden * windows + 2 * hidden) / 1e9:.1f} GB")
 
 
 def _child_peak(args: list[str]) -> tuple[float, float]:

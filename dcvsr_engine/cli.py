@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     tiny = msub.add_parser("make-tiny", help="write a tiny random model (tests and pipeline demos only)")
     tiny.add_argument("dest", type=Path)
     tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--latent", choices=("vae", "space_to_depth"), default="vae",
+                      help="latent space: a tiny random VAE (default), or a weightless 4x space-to-depth")
     tiny.set_defaults(func=run_make_tiny)
     listing = msub.add_parser("list", help="list installed models")
     listing.set_defaults(func=run_list)
@@ -159,7 +161,7 @@ def run_pull(args: argparse.Namespace) -> int:
 def run_make_tiny(args: argparse.Namespace) -> int:
     from .model import make_tiny
 
-    path = make_tiny(args.dest, seed=args.seed)
+    path = make_tiny(args.dest, seed=args.seed, latent=args.latent)
     print(f"dcvsr: wrote a tiny random model to {path} (its output only demonstrates the pipeline)")
     return 0
 

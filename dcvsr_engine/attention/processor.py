@@ -32,7 +32,7 @@ class SelfAttnProcessor:
         value = attn.to_v(hidden_states)
         call = self.state.call
         if call is not None:
-            extra = self.extra_tokens(call, key, value)
+            extra = self.extra_tokens(call, attn, hidden_states, key, value)
             if extra:
                 key = torch.cat([key, *(k for k, _ in extra)], dim=1)
                 value = torch.cat([value, *(v for _, v in extra)], dim=1)
@@ -58,20 +58,21 @@ class SelfAttnProcessor:
             out = out + hidden_states
         return out / attn.rescale_output_factor
 
-    def extra_tokens(self, call: TileCall, key: torch.Tensor, value: torch.Tensor
-                     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def extra_tokens(self, call: TileCall, attn, hidden: torch.Tensor, key: torch.Tensor,
+                     value: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return []
 
 
 class PropagatedSelfAttnProcessor(SelfAttnProcessor):
     """Self-attention extended with SAP's whole-frame tokens and TAP's neighbour frames."""
 
-    def extra_tokens(self, call: TileCall, key: torch.Tensor, value: torch.Tensor
-                     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def extra_tokens(self, call: TileCall, attn, hidden: torch.Tensor, key: torch.Tensor,
+                     value: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         extra = []
         if call.sap is not None:
             factor, _, _ = call.layer_grid(key.shape[1])
-            tokens = sap_tokens(self.layer, call.sap, factor, key, value)
+            tokens = sap_tokens(self.layer, call.sap, factor, hidden,
+                                lambda h: (attn.to_k(h), attn.to_v(h)))
             if tokens is not None:
                 extra.append(tokens)
         if call.tap is not None:

@@ -14,10 +14,16 @@ Choices where the paper is silent:
   order (row-major in the frame) does not depend on the order tiles run in.
 - With classifier-free guidance each branch gathers and uses its own tokens
   (they live in different rows of the batch).
+- What is gathered is the layer's input (the hidden states) at those
+  positions, projected to keys and values once per window when first used:
+  half the memory of gathering keys and values, which matters when the
+  'previous' gathering keeps a whole segment's windows (projections are per
+  token, so the result is the same attention).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -66,28 +72,31 @@ class SAPLayout:
         return self._plans[factor]
 
 
+Projection = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # hidden -> (keys, values)
+
+
 class SAPGather:
-    """The whole-frame keys and values of one temporal window, per layer."""
+    """The whole-frame tokens of one temporal window, per layer."""
 
     def __init__(self, layout: SAPLayout):
         self.layout = layout
-        self.keys: dict[str, torch.Tensor] = {}
-        self.values: dict[str, torch.Tensor] = {}
+        self.hidden: dict[str, torch.Tensor] = {}
+        self._projected: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def record(self, layer: str, tile: Tile, factor: int, key: torch.Tensor, value: torch.Tensor) -> None:
-        """Store a tile's share. key, value: (rows, tokens, channels), rows = branches x frames."""
+    def record(self, layer: str, tile: Tile, factor: int, hidden: torch.Tensor) -> None:
+        """Store a tile's share. hidden: (rows, tokens, channels), rows = branches x frames."""
         size, per_tile = self.layout.plan(factor)
         local, slots = per_tile[tile.index]
-        if layer not in self.keys:
-            shape = (key.shape[0], size, key.shape[2])
-            self.keys[layer] = key.new_zeros(shape)
-            self.values[layer] = value.new_zeros(shape)
-        local, slots = local.to(key.device), slots.to(key.device)
-        self.keys[layer][:, slots] = key[:, local]
-        self.values[layer][:, slots] = value[:, local]
+        if layer not in self.hidden:
+            self.hidden[layer] = hidden.new_zeros((hidden.shape[0], size, hidden.shape[2]))
+        self._projected.pop(layer, None)
+        self.hidden[layer][:, slots.to(hidden.device)] = hidden[:, local.to(hidden.device)]
 
-    def tokens(self, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.keys[layer], self.values[layer]
+    def tokens(self, layer: str, project: Projection) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of the whole-frame set, projected by the layer on first use."""
+        if layer not in self._projected:
+            self._projected[layer] = project(self.hidden[layer])
+        return self._projected[layer]
 
 
 @dataclass
@@ -99,11 +108,11 @@ class SAPCall:
     extend: SAPGather | None = None   # extend the attention with this whole-frame set
 
 
-def sap_tokens(layer: str, call: SAPCall, factor: int, key: torch.Tensor, value: torch.Tensor
+def sap_tokens(layer: str, call: SAPCall, factor: int, hidden: torch.Tensor, project: Projection
                ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Record the tile's share if asked; return the tokens to append, if any."""
+    """Record the tile's share if asked; return the keys and values to append, if any."""
     if call.record is not None:
-        call.record.record(layer, call.tile, factor, key, value)
+        call.record.record(layer, call.tile, factor, hidden)
     if call.extend is None:
         return None
-    return call.extend.tokens(layer)
+    return call.extend.tokens(layer, project)

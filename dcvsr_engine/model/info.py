@@ -3,10 +3,14 @@
     {"format": 1, "name": ..., "description": ...,
      "latent": {"kind": "vae"}, "conditioning": {"image_embeds": "clip-mean"},
      "defaults": {<Settings field with model_default=True>: value, ...}}
+
+"latent" (see latent.py) is {"kind": "vae"} (the default when absent) or
+{"kind": "space_to_depth", "factor": 4, "scale": 1.0, "shift": 0.0} (factor, scale and shift optional).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +19,16 @@ from ..settings import Settings
 from .layout import read_json
 
 FORMAT = 1
-LATENT_KINDS = ("vae",)
+LATENT_KINDS = ("vae", "space_to_depth")
+VAE_LATENT = {"kind": "vae"}
 IMAGE_EMBEDS = ("clip-mean",)
 
 
-def make_info(name: str, description: str, defaults: dict[str, Any]) -> dict[str, Any]:
+def make_info(name: str, description: str, defaults: dict[str, Any],
+              latent: dict[str, Any] | None = None) -> dict[str, Any]:
     """A dcvsr.json dict; the defaults are validated so a model is never written with bad ones."""
-    info = {"format": FORMAT, "name": name, "description": description, "latent": {"kind": "vae"},
+    latent = dict(latent if latent is not None else VAE_LATENT)
+    info = {"format": FORMAT, "name": name, "description": description, "latent": latent,
             "conditioning": {"image_embeds": "clip-mean"}, "defaults": dict(defaults)}
     validate_info(info, Path("dcvsr.json"))
     return info
@@ -41,10 +48,7 @@ def validate_info(info: dict[str, Any], path: Path) -> None:
     for key in ("name", "description"):
         if not isinstance(info.get(key, ""), str):
             raise ModelError(f"{path}: {key!r} must be a string")
-    kind = _section(info, "latent", path).get("kind", "vae")
-    if kind not in LATENT_KINDS:
-        raise ModelError(f"{path}: latent kind {kind!r} is not supported "
-                         f"(supported: {', '.join(LATENT_KINDS)})")
+    latent_spec(info, path)
     embeds = _section(info, "conditioning", path).get("image_embeds", "clip-mean")
     if embeds not in IMAGE_EMBEDS:
         raise ModelError(f"{path}: conditioning image_embeds {embeds!r} is not supported "
@@ -54,6 +58,32 @@ def validate_info(info: dict[str, Any], path: Path) -> None:
         Settings.for_model(defaults)
     except SettingsError as e:
         raise ModelError(f"{path}: {e}") from e
+
+
+def latent_spec(info: dict[str, Any], path: Path) -> dict[str, Any]:
+    """dcvsr.json's "latent" entry, checked, with every default filled in."""
+    latent = _section(info, "latent", path)
+    kind = latent.get("kind", "vae")
+    if kind not in LATENT_KINDS:
+        raise ModelError(f"{path}: latent kind {kind!r} is not supported "
+                         f"(supported: {', '.join(LATENT_KINDS)})")
+    if kind == "vae":
+        return {"kind": kind}
+    factor = latent.get("factor", 4)
+    if not isinstance(factor, int) or isinstance(factor, bool) or not 1 <= factor <= 64:
+        raise ModelError(f"{path}: latent factor must be an integer from 1 to 64, got {factor!r}")
+    numbers = {"scale": latent.get("scale", 1.0), "shift": latent.get("shift", 0.0)}
+    for key, value in numbers.items():
+        if not _is_number(value):
+            raise ModelError(f"{path}: latent {key} must be a finite number, got {value!r}")
+    if numbers["scale"] <= 0:
+        raise ModelError(f"{path}: latent scale must be positive, got {numbers['scale']!r}")
+    return {"kind": kind, "factor": factor, "scale": float(numbers["scale"]),
+            "shift": float(numbers["shift"])}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _section(info: dict[str, Any], key: str, path: Path) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from ..errors import ModelError
 from . import layout
 from .devices import pick_device, pick_dtype
 from .fingerprint import fingerprint as compute_fingerprint
-from .info import read_info
+from .info import latent_spec, read_info
+from .latent import VAE_KIND, LatentSpace, SpaceToDepthLatent, VAELatent
 from .layout import (
     COMPONENTS,
     DCVSR_JSON,
@@ -37,7 +38,7 @@ class DCVSRModel:
 
     path: Path
     unet: Any  # diffusers UNetSpatioTemporalConditionModel
-    vae: Any  # diffusers AutoencoderKLTemporalDecoder
+    vae: Any  # diffusers AutoencoderKLTemporalDecoder; None when the latent space needs none
     image_encoder: Any  # transformers CLIPVisionModelWithProjection
     image_mean: tuple[float, float, float]  # CLIP pixel normalisation, on [0, 1] RGB
     image_std: tuple[float, float, float]
@@ -48,6 +49,11 @@ class DCVSRModel:
     device: torch.device
     dtype: torch.dtype
     fingerprint: str  # see fingerprint.py
+    latent: LatentSpace | None = None  # dcvsr.json "latent" (see latent.py); load_model always sets it
+
+    def __post_init__(self) -> None:
+        if self.latent is None and self.vae is not None:
+            self.latent = VAELatent(self.vae)
 
 
 def load_model(model: str | Path | None, device: str = "auto", dtype: str = "auto") -> DCVSRModel:
@@ -56,15 +62,19 @@ def load_model(model: str | Path | None, device: str = "auto", dtype: str = "aut
     if not root.is_dir():
         raise ModelError(f"missing model folder: {root}")
     info = read_info(root / DCVSR_JSON)
+    spec = latent_spec(info, root / DCVSR_JSON)
+    uses_vae = spec["kind"] == VAE_KIND
+    # A weightless latent space needs no vae/ folder: it is neither read nor required.
+    components = [c for c in COMPONENTS if uses_vae or c is not VAE]
     _check_index(root / MODEL_INDEX)
-    configs = {c.folder: layout.read_json(root / c.folder / c.config) for c in COMPONENTS}
+    configs = {c.folder: layout.read_json(root / c.folder / c.config) for c in components}
     _check_classes(root, configs)
     # Find and check every file before building anything, so a bad folder fails in milliseconds.
-    weights = {c.folder: layout.find_weights(root / c.folder, c.weights) for c in COMPONENTS if c.weights}
-    config_files = [root / DCVSR_JSON, root / MODEL_INDEX] + [root / c.folder / c.config for c in COMPONENTS]
+    weights = {c.folder: layout.find_weights(root / c.folder, c.weights) for c in components if c.weights}
+    config_files = [root / DCVSR_JSON, root / MODEL_INDEX] + [root / c.folder / c.config for c in components]
     fp = compute_fingerprint(root, config_files, [f for files in weights.values() for f in files])
     vision_config = _vision_config(root, configs[IMAGE_ENCODER.folder])
-    _check_shapes(root, configs, vision_config)
+    _check_shapes(root, configs, vision_config, spec)
     mean, std = _normalisation(root / FEATURE_EXTRACTOR.folder / FEATURE_EXTRACTOR.config,
                                configs[FEATURE_EXTRACTOR.folder])
 
@@ -79,16 +89,22 @@ def load_model(model: str | Path | None, device: str = "auto", dtype: str = "aut
 
     unet = build_loaded(lambda: UNetSpatioTemporalConditionModel.from_config(configs[UNET.folder]),
                         weights[UNET.folder], dt, dev)
-    # SVD's VAE overflows in fp16 (its config says force_upcast): it stays in fp32, as in diffusers.
-    vae_dtype = torch.float32 if configs[VAE.folder].get("force_upcast", False) else dt
-    vae = build_loaded(lambda: AutoencoderKLTemporalDecoder.from_config(configs[VAE.folder]),
-                       weights[VAE.folder], vae_dtype, dev)
+    vae = None
+    if uses_vae:
+        # SVD's VAE overflows in fp16 (its config says force_upcast): it stays in fp32, as in diffusers.
+        vae_dtype = torch.float32 if configs[VAE.folder].get("force_upcast", False) else dt
+        vae = build_loaded(lambda: AutoencoderKLTemporalDecoder.from_config(configs[VAE.folder]),
+                           weights[VAE.folder], vae_dtype, dev)
+        latent: LatentSpace = VAELatent(vae)
+    else:
+        latent = SpaceToDepthLatent(spec["factor"], spec["scale"], spec["shift"])
     image_encoder = build_loaded(lambda: CLIPVisionModelWithProjection(vision_config),
                                  weights[IMAGE_ENCODER.folder], dt, dev)
     scheduler = EulerDiscreteScheduler.from_config(configs[SCHEDULER.folder])
     return DCVSRModel(path=root, unet=unet, vae=vae, image_encoder=image_encoder, image_mean=mean,
                       image_std=std, image_size=int(vision_config.image_size), scheduler=scheduler, info=info,
-                      defaults=dict(info.get("defaults", {})), device=dev, dtype=dt, fingerprint=fp)
+                      defaults=dict(info.get("defaults", {})), device=dev, dtype=dt, fingerprint=fp,
+                      latent=latent)
 
 
 def _check_index(path: Path) -> None:
@@ -101,21 +117,27 @@ def _check_index(path: Path) -> None:
 
 def _check_classes(root: Path, configs: dict[str, dict[str, Any]]) -> None:
     for c in (VAE, UNET, SCHEDULER):
+        if c.folder not in configs:
+            continue
         name = configs[c.folder].get("_class_name", c.class_name)
         if name != c.class_name:
             raise ModelError(f"{root / c.folder / c.config}: a {name}, but dcvsr needs a {c.class_name}")
 
 
-def _check_shapes(root: Path, configs: dict[str, dict[str, Any]], vision: Any) -> None:
+def _check_shapes(root: Path, configs: dict[str, dict[str, Any]], vision: Any, spec: dict[str, Any]) -> None:
     """The components must fit together the way the SVD pipeline wires them."""
-    unet, vae = configs[UNET.folder], configs[VAE.folder]
-    latent = vae.get("latent_channels", 4)
+    unet = configs[UNET.folder]
+    if spec["kind"] == VAE_KIND:
+        latent, source = configs[VAE.folder].get("latent_channels", 4), "the VAE's latent_channels"
+    else:
+        latent = 3 * spec["factor"] ** 2
+        source = (f"the latent channels of {root / DCVSR_JSON}'s {spec['kind']} latent "
+                  f"(3 x factor^2 = 3 x {spec['factor']}^2)")
     time_dim = unet.get("addition_time_embed_dim", 256)
     checks = [
         # The UNet sees the noisy latent concatenated with the conditioning latent.
-        (unet.get("in_channels", 8) == 2 * latent,
-         f"in_channels must be 2 x the VAE's latent_channels ({latent})"),
-        (unet.get("out_channels", 4) == latent, f"out_channels must be the VAE's latent_channels ({latent})"),
+        (unet.get("in_channels", 8) == 2 * latent, f"in_channels must be 2 x {source}: {2 * latent}"),
+        (unet.get("out_channels", 4) == latent, f"out_channels must be {source}: {latent}"),
         (unet.get("cross_attention_dim", 1024) == vision.projection_dim,
          f"cross_attention_dim must be the image encoder's projection_dim ({vision.projection_dim})"),
         # Three added time ids: fps, motion bucket, noise augmentation strength.

@@ -29,17 +29,19 @@ from .layout import (
 )
 from .svd import DOWN_BLOCKS, UP_BLOCKS, clip_preprocessor_config, svd_scheduler_config, svd_unet_config
 
-__all__ = ["TINY_DEFAULTS", "make_tiny", "svd_unet_config", "tiny_unet_config"]
+__all__ = ["TINY_DEFAULTS", "TINY_LATENTS", "make_tiny", "svd_unet_config", "tiny_unet_config"]
 
+TINY_LATENTS = {"vae": {"kind": "vae"},
+                "space_to_depth": {"kind": "space_to_depth", "factor": 4, "scale": 1.0}}
 TINY_DEFAULTS = {"steps": 3, "tile_size": 16, "tile_frames": 6, "segment_frames": 12, "decode_chunk": 6}
 _CLIP_SIDE = 32
 _CROSS_DIM = 32
 
 
-def tiny_unet_config() -> dict[str, Any]:
+def tiny_unet_config(latent_channels: int = 4) -> dict[str, Any]:
     """SVD's UNet shape (4 levels, layers_per_block 2) at widths of 32-64 channels."""
     return {
-        "sample_size": 16, "in_channels": 8, "out_channels": 4,
+        "sample_size": 16, "in_channels": 2 * latent_channels, "out_channels": latent_channels,
         "down_block_types": list(DOWN_BLOCKS), "up_block_types": list(UP_BLOCKS),
         "block_out_channels": [32, 32, 64, 64], "num_attention_heads": [2, 2, 4, 4],
         "layers_per_block": 2, "transformer_layers_per_block": 1, "cross_attention_dim": _CROSS_DIM,
@@ -61,15 +63,21 @@ def _tiny_clip_config() -> dict[str, Any]:
             "architectures": ["CLIPVisionModelWithProjection"]}
 
 
-def make_tiny(dest: Path, seed: int = 0) -> Path:
-    """Write a tiny random model to `dest` (created; replaced if it already holds a dcvsr model)."""
+def make_tiny(dest: Path, seed: int = 0, latent: str = "vae") -> Path:
+    """Write a tiny random model to `dest` (created; replaced if it already holds a dcvsr model).
+
+    `latent` is the latent space (model/latent.py): "vae" (a tiny random SVD-style VAE) or
+    "space_to_depth" (factor 4, 48 latent channels, no vae/ folder).
+    """
+    if latent not in TINY_LATENTS:
+        raise ModelError(f"unknown tiny model latent {latent!r} (choose from {', '.join(TINY_LATENTS)})")
     dest = Path(dest).expanduser()
     if dest.exists() and not (dest.is_dir() and (not any(dest.iterdir()) or (dest / DCVSR_JSON).is_file())):
         raise ModelError(f"{dest} exists and is not an empty folder or a dcvsr model folder; "
                          "choose a new folder for the tiny model")
     work = work_dir(dest, "partial")
     try:
-        _write(work, seed)
+        _write(work, seed, TINY_LATENTS[latent])
         if dest.exists():
             shutil.rmtree(dest)
         work.rename(dest)
@@ -79,31 +87,36 @@ def make_tiny(dest: Path, seed: int = 0) -> Path:
     return dest
 
 
-def _write(root: Path, seed: int) -> None:
+def _write(root: Path, seed: int, latent: dict[str, Any]) -> None:
     from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     # A private RNG state: deterministic for `seed` and leaves the caller's RNG untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        unet = UNetSpatioTemporalConditionModel.from_config(tiny_unet_config())
-        vae = AutoencoderKLTemporalDecoder.from_config(_tiny_vae_config())
+        uses_vae = latent["kind"] == "vae"
+        channels = 4 if uses_vae else 3 * latent["factor"] ** 2
+        unet = UNetSpatioTemporalConditionModel.from_config(tiny_unet_config(channels))
+        vae = AutoencoderKLTemporalDecoder.from_config(_tiny_vae_config()) if uses_vae else None
         clip = CLIPVisionModelWithProjection(CLIPVisionConfig(**_tiny_clip_config()))
 
     for comp in (UNET, VAE, IMAGE_ENCODER, FEATURE_EXTRACTOR, SCHEDULER):
-        (root / comp.folder).mkdir()
+        if comp is not VAE or vae is not None:
+            (root / comp.folder).mkdir()
     unet.to_json_file(root / UNET.folder / UNET.config)
-    vae.to_json_file(root / VAE.folder / VAE.config)
+    if vae is not None:
+        vae.to_json_file(root / VAE.folder / VAE.config)
     clip.config.to_json_file(root / IMAGE_ENCODER.folder / IMAGE_ENCODER.config)
     _save(unet, root / UNET.folder / f"{UNET.weights}.safetensors")
-    _save(vae, root / VAE.folder / f"{VAE.weights}.safetensors")
+    if vae is not None:
+        _save(vae, root / VAE.folder / f"{VAE.weights}.safetensors")
     _save(clip, root / IMAGE_ENCODER.folder / f"{IMAGE_ENCODER.weights}.safetensors")
     write_json(root / FEATURE_EXTRACTOR.folder / FEATURE_EXTRACTOR.config,
                clip_preprocessor_config(_CLIP_SIDE))
     write_json(root / SCHEDULER.folder / SCHEDULER.config, svd_scheduler_config())
     write_json(root / MODEL_INDEX, model_index())
     info = make_info("tiny", "Tiny randomly initialised model in the DC-VSR layout: its output is noise-like "
-                     "and only demonstrates that the pipeline runs.", TINY_DEFAULTS)
+                     "and only demonstrates that the pipeline runs.", TINY_DEFAULTS, latent=latent)
     write_json(root / DCVSR_JSON, info)
 
 

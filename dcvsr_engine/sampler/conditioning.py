@@ -3,7 +3,8 @@
 - Geometry: the output size is the input size times the scale; the bicubic
   upscale is padded (mirrored, never stretched) to a size the VAE and the
   UNet's downsampling accept, and the output is cropped back.
-- The LR latent `l`: bicubic upscale to the output size, VAE encoder, the
+- The LR latent `l`: bicubic upscale to the output size, then the model's
+  latent space (model/latent.py). With SVD's VAE: the encoder, the
   distribution's mode, unscaled, as SVD's pipeline encodes its conditioning
   image (DC-VSR fine-tunes SVD, so the same convention is assumed).
 - Image embeddings: SVD conditions its cross-attention on the CLIP embedding
@@ -15,11 +16,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from ..model.latent import LatentSpace, VAELatent
 
 MIN_INPUT_SIDE = 8  # pixels; smaller inputs carry too little to super-resolve
 
@@ -32,7 +35,7 @@ class Geometry:
     out_w: int
     pad_h: int      # padded output size, a multiple of `multiple`
     pad_w: int
-    vae_factor: int
+    vae_factor: int  # pixels per latent pixel: the latent space's factor (the name predates other kinds)
 
     @property
     def latent_hw(self) -> tuple[int, int]:
@@ -66,26 +69,24 @@ def upscale_and_pad(frames: torch.Tensor, geo: Geometry) -> torch.Tensor:
     return up[:, :, rows][:, :, :, cols]
 
 
-@torch.no_grad()
-def encode_latents(vae, frames: torch.Tensor, chunk: int = 4) -> torch.Tensor:
-    """(F, 3, H, W) in [0, 1] -> (F, C, H/8, W/8) float32: the VAE encoder's mode, unscaled."""
-    param = next(vae.parameters())
-    out = []
-    for i in range(0, frames.shape[0], chunk):
-        x = frames[i:i + chunk].to(param.device, param.dtype) * 2.0 - 1.0
-        out.append(vae.encode(x).latent_dist.mode().float())
-    return torch.cat(out)
+def _space(latent: Any, encode_chunk: int = 4) -> LatentSpace:
+    """A LatentSpace (model.latent); a bare VAE (model.vae, as older callers pass) is wrapped."""
+    return latent if isinstance(latent, LatentSpace) else VAELatent(latent, encode_chunk)
 
 
-@torch.no_grad()
-def decode_latents(vae, latents: torch.Tensor, chunk: int) -> torch.Tensor:
-    """(F, C, h, w) latents -> (F, 3, 8h, 8w) in [0, 1]; chunks of `chunk` frames from the first."""
-    param = next(vae.parameters())
-    out = []
-    for i in range(0, latents.shape[0], chunk):
-        z = latents[i:i + chunk].to(param.device, param.dtype) / vae.config.scaling_factor
-        out.append(((vae.decode(z, num_frames=z.shape[0]).sample.float() + 1.0) / 2.0).clamp(0, 1))
-    return torch.cat(out)
+def encode_latents(latent: Any, frames: torch.Tensor, chunk: int = 4) -> torch.Tensor:
+    """(F, 3, H, W) in [0, 1] -> (F, C, H/f, W/f) float32: the conditioning latent (VAE: mode, unscaled)."""
+    return _space(latent, chunk).encode_condition(frames)
+
+
+def encode_targets(latent: Any, frames: torch.Tensor, chunk: int = 4) -> torch.Tensor:
+    """(F, 3, H, W) in [0, 1] -> the latent the UNet denoises (VAE: the mode x scaling_factor)."""
+    return _space(latent, chunk).encode_target(frames)
+
+
+def decode_latents(latent: Any, latents: torch.Tensor, chunk: int) -> torch.Tensor:
+    """(F, C, h, w) latents -> (F, 3, f h, f w) in [0, 1]; chunks of `chunk` frames from the first."""
+    return _space(latent).decode(latents, chunk)
 
 
 @torch.no_grad()

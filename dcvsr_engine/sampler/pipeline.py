@@ -1,8 +1,9 @@
 """The DC-VSR sampler: the paper's inference loop (Fig. 2), segment by segment.
 
 For one segment:
- 1. bicubic-upscale the LR frames, encode them with the VAE (latent l) and
-    embed them with the image encoder;
+ 1. bicubic-upscale the LR frames, encode them into the model's latent space
+    (latent l; SVD's VAE, or see model/latent.py) and embed them with the
+    image encoder;
  2. start from noise that depends only on (seed, frame, latent position);
     carried context frames start from, and stay pinned to, the previous
     segment's trajectory;
@@ -11,7 +12,7 @@ For one segment:
     steps, TAP on odd steps, forward and backward in turn; classifier-free
     guidance whose unconditional branch uses DSSAG), merge with Gaussian
     weights, and take an Euler step;
- 4. decode with the VAE in chunks that start at the segment start.
+ 4. decode from the latent space in chunks that start at the segment start.
 A whole clip is rendered as its canonical segments in order, so a clip
 rendered in one call and one rendered segment by segment (carrying the state
 between processes) give the same pixels.
@@ -60,7 +61,7 @@ class DCVSRSampler:
                                       settings.dssag_gamma_max)
                        if settings.dssag else [0.0] * settings.steps)
         self.branches = 2 if settings.guidance > 0 else 1
-        self.plan = Plan(settings, vae_factor=2 ** (len(model.vae.config.block_out_channels) - 1),
+        self.plan = Plan(settings, vae_factor=model.latent.factor,
                          unet_multiple=2 ** (len(model.unet.config.down_block_types) - 1))
         self.passes = 0  # UNet tile passes run so far (benchmarks read it)
 
@@ -97,7 +98,7 @@ class DCVSRSampler:
 
         # 1. Conditioning: LR latent l and image embeddings, the carried context first.
         lr = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).to(device)
-        cond = encode_latents(model.vae, upscale_and_pad(lr, geo))
+        cond = encode_latents(model.latent, upscale_and_pad(lr, geo))
         embeds = image_embeddings(model, lr)
         if context:
             cond = torch.cat([carry.cond_latents.to(device), cond])
@@ -105,7 +106,7 @@ class DCVSRSampler:
 
         # 2. Initial latents.
         h, w = geo.latent_hw
-        noise = clip_noise(s.seed, range(segment.start, segment.stop), cond.shape[1], h, w).to(device)
+        noise = clip_noise(s.seed, range(segment.start, segment.stop), model.latent.channels, h, w).to(device)
         x = noise * self.schedule.init_noise_sigma
         if context:
             x = torch.cat([carry.trajectory[0].to(device, x.dtype), x])
@@ -139,7 +140,7 @@ class DCVSRSampler:
                 x[:context] = carry.trajectory[i + 1].to(device, x.dtype)
 
         # 4. Decode this segment's own frames.
-        out = decode_latents(model.vae, x[context:], s.decode_chunk)[:, :, :geo.out_h, :geo.out_w]
+        out = decode_latents(model.latent, x[context:], s.decode_chunk)[:, :, :geo.out_h, :geo.out_w]
         new_carry = None
         if carry_frames:
             new_carry = CarriedState(segment.stop, self.chain_key(geo), torch.stack(trajectory),
@@ -181,6 +182,7 @@ class DCVSRSampler:
                         yield Pass(win, tile, call(win, tile, SAPCall(tile, record=whole)), merge=False)
                 for tile in sgrid.tiles:
                     yield Pass(win, tile, call(win, tile, SAPCall(tile, extend=whole)))
+                gathers.pop(win.index, None)  # this window is done: free its whole-frame tokens
         elif kind == "tap":
             forward = ((i - 1) // 2) % 2 == 0
             order = tgrid.windows if forward else tgrid.windows[::-1]

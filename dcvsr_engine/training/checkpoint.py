@@ -58,6 +58,8 @@ def write_checkpoint(out: Path, step: int, base: Path, unet: torch.nn.Module,
     work = work_dir(dest, "partial")
     try:
         for comp in (VAE, IMAGE_ENCODER, FEATURE_EXTRACTOR, SCHEDULER):
+            if comp is VAE and not (base / comp.folder).is_dir():
+                continue  # a base whose latent space needs no VAE (dcvsr.json "latent")
             _link_tree(base / comp.folder, work / comp.folder)
         (work / UNET.folder).mkdir()
         unet.to_json_file(work / UNET.folder / UNET.config)

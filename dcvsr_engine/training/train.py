@@ -2,15 +2,16 @@
 
 Per step, for each of `batch` clips (a function of seed and step only, see dataset.py):
   HR clip (T frames) -> degrade -> LR clip;
-  x0   = VAE mode of the HR frames x scaling_factor        (the latent the sampler decodes)
-  l    = VAE mode of the bicubic-upscaled LR frames, unscaled (sampler/conditioning.py)
+  x0   = the latent space's target of the HR frames (VAE: mode x scaling_factor; the latent the
+         sampler decodes; see model/latent.py)
+  l    = its condition of the bicubic-upscaled LR frames (VAE: mode, unscaled; sampler/conditioning.py)
   emb  = mean CLIP image embedding of the LR frames        (one window's, as the sampler uses)
   sigma ~ logN(P_mean, P_std^2), x = x0 + sigma n;
   F    = UNet(cat[c_in x, l], c_noise, emb (zeroed with probability cond_drop: the sampler's
          unconditional branch), added_time_ids = the model's (fps_id, motion_bucket_id, noise_aug));
   loss = |F - (x0 - c_skip x) / c_out|^2 = lambda(sigma) |D(x) - x0|^2   (edm.py).
-The VAE and the image encoder are frozen; the UNet is trained with AdamW and tracked by an EMA,
-which is what checkpoints store in unet_ema/.
+The VAE (if the latent space has one) and the image encoder are frozen; the UNet is trained with
+AdamW and tracked by an EMA, which is what checkpoints store in unet_ema/.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ..model.devices import pick_device
 from ..model.info import make_info
 from ..model.loading import load_model
 from ..model.tiny import make_tiny
-from ..sampler.conditioning import encode_latents, geometry, image_embeddings, upscale_and_pad
+from ..sampler.conditioning import encode_latents, encode_targets, geometry, image_embeddings, upscale_and_pad
 from ..settings import Settings
 from . import checkpoint as ckpt
 from .config import TrainConfig
@@ -41,7 +42,7 @@ from .ema import EMA
 from .plot import plot_losses
 from .sources import expand_sources, manifest, read_sources
 from .state import load_state, save_state
-from .unets import FINETUNE, build_unet, check_fits, unet_config
+from .unets import FINETUNE, PRESETS, build_unet, check_fits, unet_config
 
 Log = Callable[[str], None]
 
@@ -81,15 +82,18 @@ class Trainer:
         model = load_model(self.base, device=str(self.device), dtype="fp32")
         check_scheduler(model.scheduler)
         self.model = model
-        self.vae_factor = 2 ** (len(model.vae.config.block_out_channels) - 1)
+        self.vae_factor = model.latent.factor
         self.settings = Settings.for_model(model.defaults)
 
         mode = config.unet if config.unet != "auto" else (FINETUNE if config.model else "tiny")
         if mode == FINETUNE:
             unet = model.unet
         else:
-            unet = build_unet(unet_config(mode), config.seed)
-        check_fits(unet, model.vae, model.image_encoder)
+            unet_cfg = unet_config(mode)
+            if mode in PRESETS:  # a preset's latent channels follow the base's latent space
+                unet_cfg.update(in_channels=2 * model.latent.channels, out_channels=model.latent.channels)
+            unet = build_unet(unet_cfg, config.seed)
+        check_fits(unet, model.latent, model.image_encoder)
         unet = torch.nn.Module.to(unet, device=self.device, dtype=torch.float32)
         unet.requires_grad_(True)
         unet.train()
@@ -174,12 +178,12 @@ class Trainer:
     @torch.no_grad()
     def encode(self, hr: torch.Tensor, lr: torch.Tensor) -> Encoded:
         """The frozen encoders, exactly as the sampler uses them on LR and decodes HR."""
-        vae = self.model.vae
+        latent = self.model.latent
         b, t = hr.shape[:2]
         hr = hr.to(self.device).flatten(0, 1)
         lr = lr.to(self.device).flatten(0, 1)
-        x0 = encode_latents(vae, hr) * vae.config.scaling_factor
-        cond = encode_latents(vae, upscale_and_pad(lr, self.geometry))
+        x0 = encode_targets(latent, hr)
+        cond = encode_latents(latent, upscale_and_pad(lr, self.geometry))
         embeds = image_embeddings(self.model, lr).view(b, t, -1).mean(1)
         return Encoded(x0.view(b, t, *x0.shape[1:]), cond.view(b, t, *cond.shape[1:]), embeds)
 
@@ -253,7 +257,8 @@ class Trainer:
         info = make_info(c.name or f"dcvsr-{self.mode}-step{self.step}",
                          f"DC-VSR UNet trained with `dcvsr train` ({self.mode}) for {self.step} steps on "
                          f"{len(self.dataset.sources)} sources (licences: {licences}); "
-                         f"frozen components from {self.base}.", self.model.defaults)
+                         f"frozen components from {self.base}.", self.model.defaults,
+                         latent=self.model.info.get("latent"))
         info["training"] = self._training_info()
         meta: dict[str, Any] = {"step": self.step, "config": c.to_dict(), "losses": self.losses,
                                 "data_digest": self.manifest["digest"]}

@@ -57,13 +57,19 @@ def build_unet(config: dict[str, Any], seed: int) -> torch.nn.Module:
             raise SettingsError(f"cannot build a UNet from the config: {e}") from e
 
 
-def check_fits(unet: torch.nn.Module, vae: Any, image_encoder: Any) -> None:
-    """The UNet must fit the base's components the way the sampler wires them (as load_model checks)."""
+def check_fits(unet: torch.nn.Module, latent_space: Any, image_encoder: Any) -> None:
+    """The UNet must fit the base's components the way the sampler wires them (as load_model checks).
+
+    `latent_space` is the base's LatentSpace (model.latent) or, as before, its VAE.
+    """
     cfg = unet.config
-    latent = vae.config.latent_channels
+    if hasattr(latent_space, "channels"):
+        latent, source = latent_space.channels, f"the base's {latent_space.kind} latent channels"
+    else:
+        latent, source = latent_space.config.latent_channels, "the VAE's latent_channels"
     rules = [
-        (cfg.in_channels == 2 * latent, f"in_channels must be 2 x the VAE's latent_channels ({latent})"),
-        (cfg.out_channels == latent, f"out_channels must be the VAE's latent_channels ({latent})"),
+        (cfg.in_channels == 2 * latent, f"in_channels must be 2 x {source} ({latent})"),
+        (cfg.out_channels == latent, f"out_channels must be {source} ({latent})"),
         (cfg.cross_attention_dim == image_encoder.config.projection_dim,
          f"cross_attention_dim must be the image encoder's projection_dim "
          f"({image_encoder.config.projection_dim})"),
