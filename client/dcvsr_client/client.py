@@ -60,24 +60,34 @@ class Client:
         path = socket_path(directory)
         if autostart is None:
             autostart = autostart_enabled()
-        sock = cls._open_socket(path)
-        if sock is None:
-            if not autostart:
-                raise EngineStartError(f"no dcvsr engine is running (socket {path}) and DCVSR_AUTOSTART=0; "
-                                       "start one with `dcvsr serve`")
-            start_engine(directory, timeout)
+        for attempt in (0, 1):
             sock = cls._open_socket(path)
             if sock is None:
-                raise EngineStartError(f"the engine started but its socket {path} refuses connections")
-        sock.settimeout(min(timeout, 30.0))
-        client = cls(sock, directory)
-        try:
-            client._handshake()
-        except BaseException:
-            sock.close()
-            raise
-        sock.settimeout(idle_timeout)
-        return client
+                if not autostart:
+                    raise EngineStartError(f"no dcvsr engine is running (socket {path}) and "
+                                           "DCVSR_AUTOSTART=0; start one with `dcvsr serve`")
+                start_engine(directory, timeout)
+                sock = cls._open_socket(path)
+                if sock is None:
+                    raise EngineStartError(f"the engine started but its socket {path} refuses connections")
+            sock.settimeout(min(timeout, 30.0))
+            client = cls(sock, directory)
+            try:
+                client._handshake()
+            except EngineGone:
+                # A dying engine can still accept into its listen backlog and then reset the
+                # connection: once it is gone, the next attempt finds no listener (and starts one).
+                sock.close()
+                if attempt:
+                    raise
+                time.sleep(0.2)
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            sock.settimeout(idle_timeout)
+            return client
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _open_socket(path: Path) -> socket.socket | None:
