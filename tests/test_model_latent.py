@@ -1,0 +1,133 @@
+"""The latent space as a declared property of a model folder (dcvsr.json "latent", model/latent.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from dcvsr_engine.cli import main
+from dcvsr_engine.errors import ModelError
+from dcvsr_engine.model import load_model, make_tiny
+from dcvsr_engine.model.latent import SpaceToDepthLatent, VAELatent
+from dcvsr_engine.sampler.conditioning import decode_latents, encode_latents
+from dcvsr_engine.sampler.pipeline import DCVSRSampler
+from dcvsr_engine.settings import Settings
+from tests.conftest import TEST_PRESET
+
+
+@pytest.fixture(scope="module")
+def s2d_dir(tmp_path_factory):
+    return make_tiny(tmp_path_factory.mktemp("models") / "tiny-s2d", latent="space_to_depth")
+
+
+@pytest.fixture(scope="module")
+def s2d_model(s2d_dir):
+    return load_model(s2d_dir, device="cpu", dtype="fp32")
+
+
+@pytest.mark.parametrize(("factor", "scale", "shift"), [(4, 1.0, 0.0), (2, 0.5, 0.1), (1, 3.0, 0.0)])
+def test_space_to_depth_round_trips(factor, scale, shift):
+    space = SpaceToDepthLatent(factor, scale, shift)
+    assert space.factor == factor and space.channels == 3 * factor ** 2
+    frames = torch.rand(3, 3, 8 * factor, 4 * factor, generator=torch.Generator().manual_seed(0))
+    target = space.encode_target(frames)
+    cond = space.encode_condition(frames)
+    assert target.shape == cond.shape == (3, space.channels, 8, 4) and target.dtype == torch.float32
+    torch.testing.assert_close(target, cond * scale)
+    torch.testing.assert_close(space.decode(target, chunk=2), frames, rtol=0, atol=1e-6)
+    # Decoding clamps what the sampler produces to [0, 1].
+    wild = space.decode(torch.randn(2, space.channels, 3, 3) * 10, chunk=1)
+    assert wild.shape == (2, 3, 3 * factor, 3 * factor) and 0 <= wild.min() and wild.max() <= 1
+
+
+def test_vae_latent_is_todays_vae_conditioning(tiny_model):
+    assert isinstance(tiny_model.latent, VAELatent) and tiny_model.latent.vae is tiny_model.vae
+    assert (tiny_model.latent.factor, tiny_model.latent.channels) == (8, 4)
+    frames = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(encode_latents(tiny_model.latent, frames), encode_latents(tiny_model.vae, frames))
+    target = tiny_model.latent.encode_target(frames)
+    assert torch.equal(target, encode_latents(tiny_model.vae, frames) * tiny_model.vae.config.scaling_factor)
+    decoded = decode_latents(tiny_model.latent, target, 2)
+    assert torch.equal(decoded, decode_latents(tiny_model.vae, target, 2))
+
+
+def test_tiny_space_to_depth_model_loads_without_a_vae(s2d_dir, s2d_model):
+    assert not (s2d_dir / "vae").exists()
+    info = json.loads((s2d_dir / "dcvsr.json").read_text())
+    assert info["latent"] == {"kind": "space_to_depth", "factor": 4, "scale": 1.0}
+    assert s2d_model.vae is None and isinstance(s2d_model.latent, SpaceToDepthLatent)
+    assert (s2d_model.latent.factor, s2d_model.latent.channels) == (4, 48)
+    assert (s2d_model.unet.config.in_channels, s2d_model.unet.config.out_channels) == (96, 48)
+
+
+def test_space_to_depth_model_upscales_a_clip(s2d_model):
+    rng = np.random.default_rng(0)
+    frames = [rng.random((24, 24, 3), dtype=np.float32) for _ in range(4)]
+    sampler = DCVSRSampler(s2d_model, Settings.for_model(None, **TEST_PRESET))
+    assert sampler.plan.vae_factor == 4
+    out = np.stack(list(sampler.upscale(frames, len(frames))))
+    assert out.shape == (4, 48, 48, 3) and np.isfinite(out).all()
+    assert 0 <= out.min() and out.max() <= 1
+
+
+def test_mismatched_unet_channels_name_the_files(tmp_path, s2d_dir):
+    folder = shutil.copytree(s2d_dir, tmp_path / "model")
+    path = folder / "unet_ema" / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "in_channels": 8}))
+    with pytest.raises(ModelError) as err:
+        load_model(folder, device="cpu")
+    message = str(err.value)
+    assert str(path) in message and str(folder / "dcvsr.json") in message and "in_channels" in message
+
+
+def test_a_vae_model_declared_space_to_depth_is_refused(tmp_path, tiny_model_dir):
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    info_path = folder / "dcvsr.json"
+    info = json.loads(info_path.read_text())
+    info_path.write_text(json.dumps({**info, "latent": {"kind": "space_to_depth", "factor": 4}}))
+    with pytest.raises(ModelError, match="in_channels"):
+        load_model(folder, device="cpu")
+
+
+@pytest.mark.parametrize("latent", [
+    {"kind": "pixels"}, {"kind": "space_to_depth", "factor": 0}, {"kind": "space_to_depth", "factor": 2.5},
+    {"kind": "space_to_depth", "scale": 0}, {"kind": "space_to_depth", "scale": "1"},
+])
+def test_bad_latent_entries_name_dcvsr_json(tmp_path, s2d_dir, latent):
+    folder = shutil.copytree(s2d_dir, tmp_path / "model")
+    info_path = folder / "dcvsr.json"
+    info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "latent": latent}))
+    with pytest.raises(ModelError) as err:
+        load_model(folder, device="cpu")
+    assert str(info_path) in str(err.value) and "latent" in str(err.value)
+
+
+def test_cli_makes_a_space_to_depth_tiny_model(tmp_path):
+    assert main(["models", "make-tiny", "--latent", "space_to_depth", str(tmp_path / "m")]) == 0
+    assert json.loads((tmp_path / "m" / "dcvsr.json").read_text())["latent"]["kind"] == "space_to_depth"
+    assert not (tmp_path / "m" / "vae").exists()
+
+
+def test_a_space_to_depth_model_trains_and_its_checkpoint_loads(tmp_path, s2d_dir):
+    from dcvsr_engine.training.checkpoint import latest_checkpoint
+    from dcvsr_engine.training.config import TrainConfig
+    from dcvsr_engine.training.train import Trainer
+    from tests.test_training_data import write_photo, write_sources
+
+    write_photo(tmp_path / "photo.png", 120, 140)
+    sources = write_sources(tmp_path, [{"path": "photo.png", "licence": "CC0-1.0", "origin": "synthetic"}])
+    cfg = TrainConfig(data=str(sources), out=str(tmp_path / "run"), model=str(s2d_dir), unet="tiny", crop=64,
+                      frames=2, device="cpu", log_every=1000, steps=2, checkpoint_every=2)
+    trainer = Trainer(cfg, log=lambda line: None)
+    enc = trainer.encode(*trainer.batch(0))
+    assert enc.x0.shape == (1, 2, 48, 16, 16) and enc.cond.shape == enc.x0.shape
+    trainer.run()
+    assert len(trainer.losses) == 2 and all(np.isfinite(trainer.losses))
+    folder = latest_checkpoint(tmp_path / "run")
+    assert not (folder / "vae").exists()
+    model = load_model(folder, device="cpu", dtype="fp32")
+    assert isinstance(model.latent, SpaceToDepthLatent) and model.info["latent"]["kind"] == "space_to_depth"
