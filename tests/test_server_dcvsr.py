@@ -21,6 +21,7 @@ from dcvsr_engine.sampler.pipeline import DCVSRSampler
 from dcvsr_engine.server.frame_cache import SUBDIR
 from dcvsr_engine.server.testing import EngineProcess
 from dcvsr_engine.settings import Settings
+from tests.concurrently import alone_and_together
 from tests.conftest import TEST_PRESET, TORCH_THREADS
 from tests.test_sampler import clip
 
@@ -202,27 +203,8 @@ def test_two_clients_on_two_clips_at_once_get_the_same_frames_as_alone(engines):
             for a, b in ((0, 3), (3, 5), (5, n)):
                 out.update(session.render(a, b, source=lambda i: frames[i]))
 
-    engines.fresh_cache()
-    alone = {name: {} for name in clips}
-    for name in clips:
-        run(name, alone[name], None)
-    engines.fresh_cache()  # so that the two really render at the same time
-    together = {name: {} for name in clips}
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def guarded(name: str) -> None:
-        try:
-            run(name, together[name], barrier)
-        except BaseException as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=guarded, args=(name,)) for name in clips]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=180)
-    assert not errors, errors
+    # A fresh cache before each phase, so that the two really render at the same time.
+    alone, together = alone_and_together(clips, run, timeout=180, before=engines.fresh_cache)
     for name in clips:
         assert sorted(together[name]) == list(range(n))
         assert all(np.array_equal(alone[name][i], together[name][i]) for i in range(n)), name

@@ -16,6 +16,7 @@ from dcvsr_client import Code, EngineError
 from dcvsr_engine.server.noop import NoOpRenderer
 from dcvsr_engine.server.renderer import ClipSpec, materialize
 from dcvsr_engine.server.testing import EngineProcess
+from tests.concurrently import alone_and_together
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -112,25 +113,7 @@ def test_two_clients_on_two_clips_at_once(engine):
             for a, b in ((0, 7), (7, 13), (13, N)):
                 out.update(session.render(a, b, source=lambda i: frames[i]))
 
-    alone = {name: {} for name in clips}
-    for name in clips:
-        run(name, alone[name], None)
-    together = {name: {} for name in clips}
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def guarded(name: str) -> None:
-        try:
-            run(name, together[name], barrier)
-        except BaseException as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=guarded, args=(name,)) for name in clips]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=40)
-    assert not errors, errors
+    alone, together = alone_and_together(clips, run, timeout=40)
     for name, (frames, settings) in clips.items():
         ref = reference(frames, settings)
         for i in range(N):
