@@ -15,8 +15,6 @@ import torch
 from dcvsr_engine.errors import InputError
 from dcvsr_engine.sampler.carry import CarriedState
 from dcvsr_engine.sampler.conditioning import (
-    decode_latents,
-    encode_latents,
     image_embeddings,
     upscale_and_pad,
 )
@@ -61,7 +59,7 @@ def test_one_tile_equals_the_untiled_loop(tiny_model):
     model, sched = tiny_model, sampler.schedule
     lr = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
     geo = sampler.geometry(24, 24)
-    cond = encode_latents(model.vae, upscale_and_pad(lr, geo))
+    cond = model.latent.encode_condition(upscale_and_pad(lr, geo))
     embed = image_embeddings(model, lr).mean(0).view(1, 1, -1)
     x = clip_noise(0, range(5), 4, *geo.latent_hw) * sched.init_noise_sigma
     time_ids = torch.tensor([[6.0, 127.0, 0.0], [6.0, 127.0, 0.0]])
@@ -73,7 +71,7 @@ def test_one_tile_equals_the_untiled_loop(tiny_model):
                              added_time_ids=time_ids).sample
             d = sched.denoised(x[None], out, i)
             x = sched.step(x, d[0] + 1.5 * (d[1] - d[0]), i)
-        ref = decode_latents(model.vae, x, settings.decode_chunk)[:, :, :48, :48].permute(0, 2, 3, 1).numpy()
+        ref = model.latent.decode(x, settings.decode_chunk)[:, :, :48, :48].permute(0, 2, 3, 1).numpy()
     np.testing.assert_allclose(tiled, ref, atol=1e-5)
 
 

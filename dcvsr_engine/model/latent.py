@@ -105,7 +105,3 @@ class SpaceToDepthLatent(LatentSpace):
         x = F.pixel_shuffle(latents.float() / self.scale, self.factor) + self.shift
         return ((x + 1.0) / 2.0).clamp(0, 1)
 
-
-def as_latent(space: Any) -> LatentSpace:
-    """`space` if it is a LatentSpace, else a VAE wrapped as one (callers that still pass `model.vae`)."""
-    return space if isinstance(space, LatentSpace) else VAELatent(space)

@@ -49,11 +49,7 @@ class DCVSRModel:
     device: torch.device
     dtype: torch.dtype
     fingerprint: str  # see fingerprint.py
-    latent: LatentSpace | None = None  # dcvsr.json "latent" (see latent.py); load_model always sets it
-
-    def __post_init__(self) -> None:
-        if self.latent is None and self.vae is not None:
-            self.latent = VAELatent(self.vae)
+    latent: LatentSpace  # dcvsr.json "latent" (see latent.py)
 
 
 def load_model(model: str | Path | None, device: str = "auto", dtype: str = "auto") -> DCVSRModel:

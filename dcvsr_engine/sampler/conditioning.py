@@ -16,13 +16,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ..model.latent import LatentSpace, VAELatent
 
 MIN_INPUT_SIDE = 8  # pixels; smaller inputs carry too little to super-resolve
 
@@ -67,26 +65,6 @@ def upscale_and_pad(frames: torch.Tensor, geo: Geometry) -> torch.Tensor:
     rows = _mirror_index(geo.out_h, geo.pad_h, up.device)
     cols = _mirror_index(geo.out_w, geo.pad_w, up.device)
     return up[:, :, rows][:, :, :, cols]
-
-
-def _space(latent: Any, encode_chunk: int = 4) -> LatentSpace:
-    """A LatentSpace (model.latent); a bare VAE (model.vae, as older callers pass) is wrapped."""
-    return latent if isinstance(latent, LatentSpace) else VAELatent(latent, encode_chunk)
-
-
-def encode_latents(latent: Any, frames: torch.Tensor, chunk: int = 4) -> torch.Tensor:
-    """(F, 3, H, W) in [0, 1] -> (F, C, H/f, W/f) float32: the conditioning latent (VAE: mode, unscaled)."""
-    return _space(latent, chunk).encode_condition(frames)
-
-
-def encode_targets(latent: Any, frames: torch.Tensor, chunk: int = 4) -> torch.Tensor:
-    """(F, 3, H, W) in [0, 1] -> the latent the UNet denoises (VAE: the mode x scaling_factor)."""
-    return _space(latent, chunk).encode_target(frames)
-
-
-def decode_latents(latent: Any, latents: torch.Tensor, chunk: int) -> torch.Tensor:
-    """(F, C, h, w) latents -> (F, 3, f h, f w) in [0, 1]; chunks of `chunk` frames from the first."""
-    return _space(latent).decode(latents, chunk)
 
 
 @torch.no_grad()

@@ -33,7 +33,7 @@ from ..attention.dssag import gamma_schedule
 from ..errors import InputError
 from ..settings import Settings
 from .carry import CarriedState
-from .conditioning import Geometry, decode_latents, encode_latents, image_embeddings, upscale_and_pad
+from .conditioning import Geometry, image_embeddings, upscale_and_pad
 from .noise import clip_noise
 from .plan import Plan
 from .schedule import Schedule
@@ -98,7 +98,7 @@ class DCVSRSampler:
 
         # 1. Conditioning: LR latent l and image embeddings, the carried context first.
         lr = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).to(device)
-        cond = encode_latents(model.latent, upscale_and_pad(lr, geo))
+        cond = model.latent.encode_condition(upscale_and_pad(lr, geo))
         embeds = image_embeddings(model, lr)
         if context:
             cond = torch.cat([carry.cond_latents.to(device), cond])
@@ -140,7 +140,7 @@ class DCVSRSampler:
                 x[:context] = carry.trajectory[i + 1].to(device, x.dtype)
 
         # 4. Decode this segment's own frames.
-        out = decode_latents(model.latent, x[context:], s.decode_chunk)[:, :, :geo.out_h, :geo.out_w]
+        out = model.latent.decode(x[context:], s.decode_chunk)[:, :, :geo.out_h, :geo.out_w]
         new_carry = None
         if carry_frames:
             new_carry = CarriedState(segment.stop, self.chain_key(geo), torch.stack(trajectory),

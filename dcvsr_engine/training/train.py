@@ -31,7 +31,7 @@ from ..model.devices import pick_device
 from ..model.info import make_info
 from ..model.loading import load_model
 from ..model.tiny import make_tiny
-from ..sampler.conditioning import encode_latents, encode_targets, geometry, image_embeddings, upscale_and_pad
+from ..sampler.conditioning import geometry, image_embeddings, upscale_and_pad
 from ..settings import Settings
 from . import checkpoint as ckpt
 from .config import TrainConfig
@@ -182,8 +182,8 @@ class Trainer:
         b, t = hr.shape[:2]
         hr = hr.to(self.device).flatten(0, 1)
         lr = lr.to(self.device).flatten(0, 1)
-        x0 = encode_targets(latent, hr)
-        cond = encode_latents(latent, upscale_and_pad(lr, self.geometry))
+        x0 = latent.encode_target(hr)
+        cond = latent.encode_condition(upscale_and_pad(lr, self.geometry))
         embeds = image_embeddings(self.model, lr).view(b, t, -1).mean(1)
         return Encoded(x0.view(b, t, *x0.shape[1:]), cond.view(b, t, *cond.shape[1:]), embeds)
 

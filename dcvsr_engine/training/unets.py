@@ -60,13 +60,10 @@ def build_unet(config: dict[str, Any], seed: int) -> torch.nn.Module:
 def check_fits(unet: torch.nn.Module, latent_space: Any, image_encoder: Any) -> None:
     """The UNet must fit the base's components the way the sampler wires them (as load_model checks).
 
-    `latent_space` is the base's LatentSpace (model.latent) or, as before, its VAE.
+    `latent_space` is the base's LatentSpace (model.latent).
     """
     cfg = unet.config
-    if hasattr(latent_space, "channels"):
-        latent, source = latent_space.channels, f"the base's {latent_space.kind} latent channels"
-    else:
-        latent, source = latent_space.config.latent_channels, "the VAE's latent_channels"
+    latent, source = latent_space.channels, f"the base's {latent_space.kind} latent channels"
     rules = [
         (cfg.in_channels == 2 * latent, f"in_channels must be 2 x {source} ({latent})"),
         (cfg.out_channels == latent, f"out_channels must be {source} ({latent})"),
