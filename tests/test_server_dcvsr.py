@@ -49,8 +49,7 @@ def segment_passes(model, frames: int = N, **overrides) -> list[int]:
     sampler = DCVSRSampler(model, Settings.for_model(model.defaults, **{**PRESET, **overrides}))
     plan = sampler.plan
     tiles = len(plan.spatial_grid(sampler.geometry(H, W)).tiles)
-    return [plan.passes_per_segment(len(plan.temporal_grid(s.context + s.frames).windows), tiles)
-            for s in sampler.segments(frames)]
+    return [plan.segment_passes(s, tiles) for s in sampler.segments(frames)]
 
 
 class Engines:

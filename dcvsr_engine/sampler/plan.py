@@ -50,8 +50,12 @@ class Plan:
                            and (s.sap_gather == "exact" or i == 0))
         return (s.steps + gather_steps) * windows * tiles
 
+    def segment_passes(self, segment: Segment, tiles: int) -> int:
+        """UNet tile passes a segment costs, its carried context frames included."""
+        windows = self.temporal_grid(segment.context + segment.frames).windows
+        return self.passes_per_segment(len(windows), tiles)
+
     def passes(self, num_frames: int, in_h: int, in_w: int, cuts: Iterable[int] = ()) -> int:
         """UNet tile passes a whole clip costs."""
         tiles = len(self.spatial_grid(self.geometry(in_h, in_w)).tiles)
-        return sum(self.passes_per_segment(len(self.temporal_grid(seg.context + seg.frames).windows), tiles)
-                   for seg in self.segments(num_frames, cuts))
+        return sum(self.segment_passes(seg, tiles) for seg in self.segments(num_frames, cuts))

@@ -268,9 +268,7 @@ class DCVSRSession(RenderSession):
         return range(self.segments[min(reads)].start, self.segments[max(reads)].stop)
 
     def _passes(self, j: int) -> int:
-        seg = self.segments[j]
-        windows = len(self.sampler.plan.temporal_grid(seg.context + seg.frames).windows)
-        return self.sampler.plan.passes_per_segment(windows, self._tiles)
+        return self.sampler.plan.segment_passes(self.segments[j], self._tiles)
 
     # -- rendering ---------------------------------------------------------------------------------
     def render(self, start: int, stop: int, sources: SourceFn, progress: ProgressFn,
