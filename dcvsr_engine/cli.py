@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 from .errors import DCVSRError, InputError
-from .settings import Settings, add_arguments, overrides_from_args
+from .model.layout import NANO
+from .model.quality import model_for, quality_defaults
+from .settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
 
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 
@@ -44,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("input", type=Path)
     up.add_argument("-o", "--output", type=Path, required=True)
     up.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
-    up.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr)")
+    up.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr, or the "
+                    "shipped nano model when dc-vsr is not installed)")
+    up.add_argument("--quality", choices=QUALITIES, default=DEFAULT_QUALITY,
+                    help="preview: the model's fast preset, on the nano CPU model unless --model is given")
     up.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     up.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     up.add_argument("--threads", type=int, help="torch CPU threads (part of what makes output bit-identical)")
@@ -76,9 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--report", type=Path, required=True, metavar="DIR", help="folder for the report")
     ev.add_argument("--degrade", default="clean", choices=("clean", "realistic"))
     ev.add_argument("--variants", default="default",
-                    help="comma-separated: default, no-sap, no-tap, no-dssag; none for baselines only")
+                    help="comma-separated: default, no-sap, no-tap, no-dssag, preview (the model's preview "
+                    "preset); none for baselines only")
     ev.add_argument("--frames", type=int, help="use at most this many frames of each clip")
-    ev.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr)")
+    ev.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr, or the "
+                    "shipped nano model when dc-vsr is not installed)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     ev.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     ev.add_argument("--threads", type=int, help="torch and OpenCV CPU threads")
@@ -110,12 +117,16 @@ def run_upscale(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_model(args.model, args.device, args.dtype)
-    settings = Settings.for_model(model.defaults, **overrides_from_args(args))
+    model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
+    settings = Settings.for_model(quality_defaults(model.info, args.quality), **overrides_from_args(args))
     sampler = DCVSRSampler(model, settings)
     geo = sampler.geometry(clip.height, clip.width)
     if model.info.get("name") == "tiny":
         print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",
+              file=sys.stderr)
+    elif model.info.get("name") == NANO and not args.model and args.quality != "preview":
+        print("dcvsr: note: no DC-VSR weights are installed, so this runs the small nano model shipped with "
+              "dcvsr (`dcvsr models pull dc-vsr` where a GPU is available for the full model)",
               file=sys.stderr)
     dtype = str(model.dtype).removeprefix("torch.")
     print(f"dcvsr: {clip.width}x{clip.height} -> {geo.out_w}x{geo.out_h}, {clip.num_frames} frames, "

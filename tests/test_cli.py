@@ -144,13 +144,11 @@ def batch(tiny_model_dir, tmp_path_factory) -> Batch:
         "existing output": (small, work / "existing.mp4", ["--quiet"]),
         "bogus setting": (small, work / "o_bogus.mp4", ["--quiet", "--sap-gather", "bogus"]),
         "missing model": (small, work / "o_model.mp4", ["--quiet", "--model", str(work / "nowhere" / "m")]),
-        "no model installed": (small, work / "o_default.mp4", ["--quiet"]),
     }
     chains = [[("make-tiny", command("models", "make-tiny", work / "models" / "tiny"), models_env),
                ("list", command("models", "list"), models_env)]]
     for name, (src, dst, extra) in upscales.items():
-        preset = flags[2:] if name == "no model installed" else flags  # no --model: the default model
-        chains.append([(name, command("upscale", src, "-o", dst, *preset, *extra), env)])
+        chains.append([(name, command("upscale", src, "-o", dst, *flags, *extra), env)])
     chains.append([("list nothing", command("models", "list"), env)])
     return Batch(work, run_all(chains, work), {name: dst for name, (_, dst, _) in upscales.items()})
 
@@ -214,8 +212,6 @@ BAD_CASES = {  # name: (exit status, words the message must hold)
     "existing output": (2, ["existing.mp4", "already exists"]),
     "bogus setting": (2, ["--sap-gather", "invalid choice: 'bogus'"]),
     "missing model": (2, ["no model folder at", "nowhere"]),
-    "no model installed": (2, ["No DC-VSR model is installed", "dcvsr models pull dc-vsr",
-                               "dcvsr models make-tiny DIR", "DCVSR_MODEL_DIR"]),
 }
 
 

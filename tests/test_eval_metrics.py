@@ -151,3 +151,24 @@ def test_border_mask_band():
     assert np.flatnonzero(M.border_mask(10, [5], 1)).tolist() == [4]
     assert np.flatnonzero(M.border_mask(10, [5], 2)).tolist() == [3, 4, 5]
     assert np.flatnonzero(M.border_mask(10, [9], 2)).tolist() == [7, 8]
+
+
+def test_window_edges_are_where_the_covering_windows_change():
+    from dcvsr_engine.evaluation.runner import window_edges
+
+    # Windows of 6 frames overlapping by 3: [0, 6), [3, 9), [6, 12) over 12 frames, one segment.
+    plan = Plan(Settings.for_model(None, tile_frames=6, frame_overlap=0.5, segment_frames=70))
+    assert window_edges(plan, 12) == [2, 5, 8]
+    # One window: no edges, so the report says n/a rather than a number.
+    assert window_edges(plan, 5) == []
+
+
+def test_warping_error_over_chosen_pairs_is_the_mean_of_those_pairs():
+    from dcvsr_engine.evaluation.temporal import ReferenceMotion, warping_error
+
+    rng = np.random.default_rng(0)
+    frames = [rng.random((32, 32, 3)).astype(np.float32) for _ in range(4)]
+    motion = ReferenceMotion.of(np.stack(frames))
+    each = [warping_error(frames, motion, [t]) for t in range(3)]
+    assert np.isclose(warping_error(frames, motion), np.mean(each))
+    assert np.isclose(warping_error(frames, motion, [0, 2]), np.mean([each[0], each[2]]))

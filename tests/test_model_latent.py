@@ -33,14 +33,26 @@ def test_space_to_depth_round_trips(factor, scale, shift):
     space = SpaceToDepthLatent(factor, scale, shift)
     assert space.factor == factor and space.channels == 3 * factor ** 2
     frames = torch.rand(3, 3, 8 * factor, 4 * factor, generator=torch.Generator().manual_seed(0))
-    target = space.encode_target(frames)
     cond = space.encode_condition(frames)
+    target = space.encode_target(frames, cond)
     assert target.shape == cond.shape == (3, space.channels, 8, 4) and target.dtype == torch.float32
     torch.testing.assert_close(target, cond * scale)
-    torch.testing.assert_close(space.decode(target, chunk=2), frames, rtol=0, atol=1e-6)
+    torch.testing.assert_close(space.decode(target, 2, cond), frames, rtol=0, atol=1e-6)
     # Decoding clamps what the sampler produces to [0, 1].
-    wild = space.decode(torch.randn(2, space.channels, 3, 3) * 10, chunk=1)
+    wild = space.decode(torch.randn(2, space.channels, 3, 3) * 10, 1, torch.zeros(2, space.channels, 3, 3))
     assert wild.shape == (2, 3, 3 * factor, 3 * factor) and 0 <= wild.min() and wild.max() <= 1
+
+
+def test_a_residual_space_denoises_what_the_condition_lacks():
+    space = SpaceToDepthLatent(4, 8.0, residual=True)
+    gen = torch.Generator().manual_seed(2)
+    frames, upscaled = torch.rand(2, 3, 16, 16, generator=gen), torch.rand(2, 3, 16, 16, generator=gen)
+    cond = space.encode_condition(upscaled)
+    target = space.encode_target(frames, cond)
+    torch.testing.assert_close(target, (space.encode_condition(frames) - cond) * 8.0)
+    torch.testing.assert_close(space.decode(target, 2, cond), frames, rtol=0, atol=1e-6)
+    # A zero latent decodes to the condition itself: the bicubic upscale.
+    torch.testing.assert_close(space.decode(torch.zeros_like(cond), 2, cond), upscaled, rtol=0, atol=1e-6)
 
 
 def test_vae_latent_is_todays_vae_conditioning(tiny_model):
@@ -54,8 +66,8 @@ def test_vae_latent_is_todays_vae_conditioning(tiny_model):
         decoded = torch.cat([((vae.decode(z / vae.config.scaling_factor, num_frames=z.shape[0]).sample.float()
                                + 1.0) / 2.0).clamp(0, 1) for z in target.split(2)])
     assert torch.equal(tiny_model.latent.encode_condition(frames), mode)
-    assert torch.equal(tiny_model.latent.encode_target(frames), target)
-    assert torch.equal(tiny_model.latent.decode(target, 2), decoded)
+    assert torch.equal(tiny_model.latent.encode_target(frames, mode), target)
+    assert torch.equal(tiny_model.latent.decode(target, 2, mode), decoded)
 
 
 def test_tiny_space_to_depth_model_loads_without_a_vae(s2d_dir, s2d_model):

@@ -8,15 +8,17 @@ import platformdirs
 import pytest
 
 from dcvsr_engine.errors import ModelError
-from dcvsr_engine.model import default_model, resolve_model_path
+from dcvsr_engine.model import default_model, layout, resolve_model_path
 from dcvsr_engine.model.layout import models_dir
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
+    """An empty model folder, and no shipped nano model (its fallback is pinned in test_nano.py)."""
     path = tmp_path / "models"
     path.mkdir()
     monkeypatch.setenv("DCVSR_MODEL_DIR", str(path))
+    monkeypatch.setattr(layout, "SHIPPED_DIR", tmp_path / "no-shipped-models")
     return path
 
 

@@ -71,7 +71,7 @@ def test_one_tile_equals_the_untiled_loop(tiny_model):
                              added_time_ids=time_ids).sample
             d = sched.denoised(x[None], out, i)
             x = sched.step(x, d[0] + 1.5 * (d[1] - d[0]), i)
-        ref = model.latent.decode(x, settings.decode_chunk)[:, :, :48, :48].permute(0, 2, 3, 1).numpy()
+        ref = model.latent.decode(x, settings.decode_chunk, cond)[:, :, :48, :48].permute(0, 2, 3, 1).numpy()
     np.testing.assert_allclose(tiled, ref, atol=1e-5)
 
 
@@ -86,6 +86,15 @@ def test_dssag_with_a_gamma_that_changes_nothing_equals_plain_cfg(tiny_model):
     assert np.array_equal(render(tiny_model, frames, dssag=True, dssag_gamma_max=0.0), plain)
     # ... while a real gamma does change the result, so the check above can fail.
     assert not np.array_equal(render(tiny_model, frames, dssag=True, dssag_gamma_max=1.0), plain)
+
+
+def test_one_tile_with_sap_equals_no_sap_and_runs_no_gather_pass(tiny_model):
+    """With one tile the whole frame is the tile: SAP (and its gather pass) is skipped."""
+    frames = clip(4)
+    sampler = DCVSRSampler(tiny_model, _settings(sap=True, tile_size=64))
+    with_sap = np.stack(list(sampler.upscale(frames, len(frames))))
+    assert sampler.passes == TEST_PRESET["steps"]  # one window, one tile: one pass per step
+    assert np.array_equal(with_sap, render(tiny_model, frames, sap=False, tile_size=64))
 
 
 # 12x40 at scale 4: 48x160 output padded to 64x192, an 8x24 latent: two tiles of 16 overlapping by 8.

@@ -28,6 +28,19 @@ def _setting(default: Any, help: str, *, choices: tuple | None = None, model_def
     })
 
 
+# What a user asks for besides the settings: "full" runs the chosen model with its defaults; "preview"
+# runs the model's preview preset and, when no model is named, the small CPU model shipped with the
+# engine ("nano"): a fast look at a timeline, not the final render.
+QUALITIES = ("full", "preview")
+DEFAULT_QUALITY = "full"
+
+
+def check_quality(value: object) -> str:
+    if value not in QUALITIES:
+        raise SettingsError(f"quality must be one of {', '.join(QUALITIES)}; got {value!r}")
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Sampling settings for one clip. Fields marked `key` are part of the session key."""

@@ -15,6 +15,7 @@ COLUMNS = {
     "psnr": "PSNR-Y (dB) ↑",
     "ssim": "SSIM-Y ↑",
     "warp_error": "Warp err ×1e-3 ↓",
+    "warp_edges": "at window edges ×1e-3 ↓",
     "tof": "tOF (px) ↓",
     "seam": "Seam ratio (1 = none)",
     "hf": "HF energy",
@@ -26,7 +27,9 @@ DEFINITIONS = """\
   use_sample_covariance=False, data_range=1).
 - Warp err: mean over frame pairs of the masked mean squared RGB difference between output frame t and
   output frame t+1 warped back to t along the ground truth's DIS optical flow; pixels failing the
-  forward-backward consistency check or flowing out of the frame are masked out.
+  forward-backward consistency check or flowing out of the frame are masked out. "At window edges": the
+  same over only the pairs across which the set of sampler windows covering a frame changes (where
+  windows and segments meet: what TAP has to keep consistent); n/a = a single window.
 - tOF: mean end-point distance, in pixels, between the DIS flow of the output and that of the ground truth.
 - Seam ratio: mean squared luma difference across the sampler's spatial tile borders (within 2 px)
   over the same away from them; 1.0 = no visible seams, n/a = a single tile.
@@ -44,7 +47,7 @@ def _fmt(metric: str, value: float | None) -> str:
         return "inf" if value > 0 else "-inf"
     if metric == "psnr":
         return f"{value:.2f}"
-    if metric == "warp_error":
+    if metric in ("warp_error", "warp_edges"):
         return f"{value * 1e3:.3f}"
     if metric in ("ssim", "hf"):
         return f"{value:.4f}"

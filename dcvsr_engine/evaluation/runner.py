@@ -34,10 +34,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no-sap": {"sap": False},
     "no-tap": {"tap": False},
     "no-dssag": {"dssag": False},
+    "preview": {},  # the model's preview preset as `--quality preview` runs it (over the shared flags)
 }
 BASELINE_NAMES = {"bicubic": "LR-bicubic", "lanczos": "Lanczos"}
 GROUND_TRUTH = "ground truth"
-METRICS = ("psnr", "ssim", "warp_error", "tof", "seam", "hf")
+METRICS = ("psnr", "ssim", "warp_error", "warp_edges", "tof", "seam", "hf")
 FULL_REFERENCE = ("psnr", "ssim", "tof")  # trivial for the ground truth itself: not reported for it
 DEGRADE_MODULE = "dcvsr_engine.training.degrade"
 CROP = 128  # side of the comparison crops, in output pixels (smaller frames: the whole side)
@@ -135,11 +136,13 @@ def make_lr(gt: np.ndarray, scale: int, degrade: str, seed: int = 0) -> np.ndarr
 
 @dataclass
 class Method:
-    """One way of upscaling: `run(lr)` -> (T, H, W, 3); `borders(lr_h, lr_w)` -> tile borders or None."""
+    """One way of upscaling: `run(lr)` -> (T, H, W, 3); `borders(lr_h, lr_w)` -> tile borders and
+    `edges(frames)` -> window-edge frame pairs, or None."""
 
     name: str
     run: Callable[[np.ndarray], np.ndarray]
     borders: Callable[[int, int], tuple[list[int], list[int]]] | None = None
+    edges: Callable[[int], list[int]] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -149,12 +152,14 @@ def baseline_methods(scale: int) -> list[Method]:
 
 def sampler_methods(model, variants: Sequence[str], overrides: dict[str, Any], scale: int) -> list[Method]:
     """One Method per variant: the DC-VSR sampler with the variant's settings overrides."""
+    from ..model.quality import quality_defaults
     from ..sampler.pipeline import DCVSRSampler
     from ..settings import Settings
 
     methods = []
     for name in variants:
-        values = {**overrides, **VARIANTS[name], "scale": float(scale)}
+        variant = quality_defaults(model.info, "preview") if name == "preview" else VARIANTS[name]
+        values = {**overrides, **variant, "scale": float(scale)}
         settings = Settings.for_model(model.defaults, **values)
         sampler = DCVSRSampler(model, settings)
 
@@ -165,12 +170,27 @@ def sampler_methods(model, variants: Sequence[str], overrides: dict[str, Any], s
             geo = sampler.geometry(lr_h, lr_w)
             return M.tile_borders(sampler.plan.spatial_grid(geo), geo.vae_factor, geo.out_h, geo.out_w)
 
-        methods.append(Method(variant_label(name), run, borders, settings.to_dict()))
+        methods.append(Method(variant_label(name), run, borders, lambda n, p=sampler.plan: window_edges(p, n),
+                              settings.to_dict()))
     return methods
 
 
-def plan_borders(overrides: dict[str, Any], scale: int) -> Callable[[int, int], tuple[list[int], list[int]]]:
-    """Tile borders from a model-less plan (default VAE factor 8, UNet multiple 8), for baseline-only runs."""
+def window_edges(plan, frames: int) -> list[int]:
+    """The frame pairs (t, t+1), as t, across which the set of windows covering a frame changes: where
+    windows (and segments) meet, which is where TAP's propagation has to keep the clip consistent."""
+    cover: list[set[tuple[int, int]]] = [set() for _ in range(frames)]
+    for seg in plan.segments(frames):
+        offset = seg.start - seg.context
+        for win in plan.temporal_grid(seg.context + seg.frames).windows:
+            first, stop = max(win.start + offset, seg.start), min(win.start + win.length + offset, seg.stop)
+            for f in range(first, stop):
+                cover[f].add((seg.index, win.index))
+    return [t for t in range(frames - 1) if cover[t] != cover[t + 1]]
+
+
+def plan_layout(overrides: dict[str, Any], scale: int) -> Method:
+    """Tile borders and window edges from a model-less plan (default VAE factor 8, UNet multiple 8), for
+    baseline-only runs (its `run` is not used)."""
     from ..sampler.plan import Plan
     from ..settings import Settings
 
@@ -180,17 +200,18 @@ def plan_borders(overrides: dict[str, Any], scale: int) -> Callable[[int, int], 
         geo = plan.geometry(lr_h, lr_w)
         return M.tile_borders(plan.spatial_grid(geo), geo.vae_factor, geo.out_h, geo.out_w)
 
-    return borders
+    return Method("plan", lambda lr: lr, borders, lambda n: window_edges(plan, n))
 
 
-def measure(output: np.ndarray, gt: np.ndarray, motion: ReferenceMotion, borders, scale: int,
-            full_reference: bool = True) -> dict[str, float | None]:
+def measure(output: np.ndarray, gt: np.ndarray, motion: ReferenceMotion, borders, edges: list[int],
+            scale: int, full_reference: bool = True) -> dict[str, float | None]:
     """Every metric of one method's output on one clip (means over frames / frame pairs)."""
     rows, cols = borders
     result: dict[str, float | None] = {
         "psnr": M.clip_mean(M.psnr, output, gt) if full_reference else None,
         "ssim": M.clip_mean(M.ssim, output, gt) if full_reference else None,
         "warp_error": warping_error(output, motion),
+        "warp_edges": warping_error(output, motion, edges) if edges else math.nan,
         "tof": tof(output, motion) if full_reference else None,
         "seam": M.seam_ratio(output, rows, cols),
         "hf": float(np.mean([M.hf_energy(f, 0.5 / scale) for f in output])),
@@ -255,11 +276,13 @@ class EvalReport:
 
 
 def evaluate_clip(name: str, path: Path, gt: np.ndarray, scale: int, degrade: str, methods: Sequence[Method],
-                  borders, seed: int = 0, log: Log | None = None) -> ClipResult:
+                  layout: Method, seed: int = 0, log: Log | None = None) -> ClipResult:
+    """`layout` gives the tile borders and window edges every method is measured on."""
     gt = crop_to_multiple(gt, scale)
     t, h, w = gt.shape[:3]
     lr = make_lr(gt, scale, degrade, seed)
-    lines = borders(h // scale, w // scale)
+    lines = layout.borders(h // scale, w // scale)
+    edges = layout.edges(t)
     motion = ReferenceMotion.of(gt)
     side = min(CROP, h, w)
     frame = t // 2
@@ -273,13 +296,13 @@ def evaluate_clip(name: str, path: Path, gt: np.ndarray, scale: int, degrade: st
         result.seconds[method.name] = time.monotonic() - started
         if out.shape != gt.shape:
             raise RuntimeError(f"{method.name} returned {out.shape}, expected {gt.shape}")
-        result.metrics[method.name] = measure(out, gt, motion, lines, scale)
+        result.metrics[method.name] = measure(out, gt, motion, lines, edges, scale)
         result.crops[method.name] = out[frame][crop]
         if log:
             m = result.metrics[method.name]
             log(f"{name}: {method.name}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f} "
                 f"({result.seconds[method.name]:.1f} s)")
-    result.metrics[GROUND_TRUTH] = measure(gt, gt, motion, lines, scale, full_reference=False)
+    result.metrics[GROUND_TRUTH] = measure(gt, gt, motion, lines, edges, scale, full_reference=False)
     result.crops[GROUND_TRUTH] = gt[frame][crop]
     return result
 
@@ -302,11 +325,11 @@ def evaluate(paths: Iterable[str | Path], scale: int = 4, degrade: str = "clean"
     if variants:
         sampled = sampler_methods(model, variants, overrides, scale)
         methods += sampled
-        borders = sampled[0].borders
+        layout = sampled[0]
         if model.info.get("name") == "tiny":
             notes.append("The tiny model is random: its numbers only show that the pipeline runs.")
     else:
-        borders = plan_borders(overrides, scale)
+        layout = plan_layout(overrides, scale)
         notes.append("No sampler variant was run; seam lines come from a model-less plan (default tiles).")
     results = []
     names: dict[str, int] = {}
@@ -322,7 +345,7 @@ def evaluate(paths: Iterable[str | Path], scale: int = 4, degrade: str = "clean"
         if log:
             log(f"{name}: {gt.shape[2]}x{gt.shape[1]}, {gt.shape[0]} frames")
         clip_seed = seed * 1_000_003 + len(results)  # one degradation draw per clip, reproducible
-        results.append(evaluate_clip(name, path, gt, scale, degrade, methods, borders, clip_seed, log))
+        results.append(evaluate_clip(name, path, gt, scale, degrade, methods, layout, clip_seed, log))
     if any(c.seam_lines == (0, 0) for c in results):
         notes.append("Seam ratio is n/a where the output is a single tile (no tile borders).")
     return EvalReport(scale, degrade, str(model.path) if model is not None else None,

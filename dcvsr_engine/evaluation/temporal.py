@@ -92,14 +92,16 @@ class ReferenceMotion:
         return cls(forward, masks)
 
 
-def warping_error(frames: Sequence[np.ndarray], motion: ReferenceMotion) -> float:
-    """Masked mean squared difference between O_t and O_{t+1} warped to t (see the module doc);
-    NaN for a single frame or when every pixel is masked."""
+def warping_error(frames: Sequence[np.ndarray], motion: ReferenceMotion,
+                  pairs: Sequence[int] | None = None) -> float:
+    """Masked mean squared difference between O_t and O_{t+1} warped to t (see the module doc), over
+    every pair or over the pairs t in `pairs`; NaN for a single frame or when every pixel is masked."""
     if len(frames) != len(motion.forward) + 1:
         raise ValueError(f"{len(frames)} frames for {len(motion.forward)} flows")
+    chosen = set(range(len(motion.forward)) if pairs is None else pairs)
     errors = []
     for t, (flow, mask) in enumerate(zip(motion.forward, motion.masks, strict=True)):
-        if not mask.any():
+        if t not in chosen or not mask.any():
             continue
         a = np.asarray(frames[t], dtype=np.float64)
         b = warp(frames[t + 1], flow).astype(np.float64)

@@ -2,10 +2,14 @@
 
     {"format": 1, "name": ..., "description": ...,
      "latent": {"kind": "vae"}, "conditioning": {"image_embeds": "clip-mean"},
-     "defaults": {<Settings field with model_default=True>: value, ...}}
+     "defaults": {<Settings field with model_default=True>: value, ...},
+     "presets": {"preview": {<the same kind of field>: value, ...}}}
+
+A preset is applied over the defaults when a user asks for that quality (`--quality preview`).
 
 "latent" (see latent.py) is {"kind": "vae"} (the default when absent) or
-{"kind": "space_to_depth", "factor": 4, "scale": 1.0, "shift": 0.0} (factor, scale and shift optional).
+{"kind": "space_to_depth", "factor": 4, "scale": 1.0, "shift": 0.0, "residual": false} (all but kind
+optional).
 """
 
 from __future__ import annotations
@@ -22,14 +26,18 @@ FORMAT = 1
 LATENT_KINDS = ("vae", "space_to_depth")
 VAE_LATENT = {"kind": "vae"}
 IMAGE_EMBEDS = ("clip-mean",)
+PRESETS = ("preview",)
 
 
 def make_info(name: str, description: str, defaults: dict[str, Any],
-              latent: dict[str, Any] | None = None) -> dict[str, Any]:
+              latent: dict[str, Any] | None = None,
+              presets: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """A dcvsr.json dict; the defaults are validated so a model is never written with bad ones."""
     latent = dict(latent if latent is not None else VAE_LATENT)
     info = {"format": FORMAT, "name": name, "description": description, "latent": latent,
             "conditioning": {"image_embeds": "clip-mean"}, "defaults": dict(defaults)}
+    if presets:
+        info["presets"] = {k: dict(v) for k, v in presets.items()}
     validate_info(info, Path("dcvsr.json"))
     return info
 
@@ -58,6 +66,13 @@ def validate_info(info: dict[str, Any], path: Path) -> None:
         Settings.for_model(defaults)
     except SettingsError as e:
         raise ModelError(f"{path}: {e}") from e
+    for name, preset in _section(info, "presets", path).items():
+        if name not in PRESETS or not isinstance(preset, dict):
+            raise ModelError(f"{path}: presets must map {', '.join(PRESETS)} to objects of settings")
+        try:
+            Settings.for_model({**defaults, **preset})
+        except SettingsError as e:
+            raise ModelError(f"{path}: preset {name!r}: {e}") from e
 
 
 def latent_spec(info: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -78,8 +93,11 @@ def latent_spec(info: dict[str, Any], path: Path) -> dict[str, Any]:
             raise ModelError(f"{path}: latent {key} must be a finite number, got {value!r}")
     if numbers["scale"] <= 0:
         raise ModelError(f"{path}: latent scale must be positive, got {numbers['scale']!r}")
+    residual = latent.get("residual", False)
+    if not isinstance(residual, bool):
+        raise ModelError(f"{path}: latent residual must be true or false, got {residual!r}")
     return {"kind": kind, "factor": factor, "scale": float(numbers["scale"]),
-            "shift": float(numbers["shift"])}
+            "shift": float(numbers["shift"]), "residual": residual}
 
 
 def _is_number(value: Any) -> bool:

@@ -139,7 +139,10 @@ def shards(index_path: Path) -> list[Path]:
 
 # -- where models live and how `--model` names them ------------------------------------------------
 PUBLISHED = "dc-vsr"
-KNOWN_MODELS = {PUBLISHED: "the published DC-VSR model (Stable Video Diffusion img2vid + DC-VSR UNet EMA)"}
+NANO = "nano"
+KNOWN_MODELS = {PUBLISHED: "the published DC-VSR model (Stable Video Diffusion img2vid + DC-VSR UNet EMA)",
+                NANO: "the small CPU model trained by this project, shipped with the engine (docs/nano.md)"}
+SHIPPED_DIR = Path(__file__).parent / "shipped"  # models inside the package: nano
 
 
 def models_dir() -> Path:
@@ -163,12 +166,24 @@ def _how_to_get() -> str:
             "Set DCVSR_MODEL_DIR to keep models elsewhere.")
 
 
+def shipped_model(name: str) -> Path | None:
+    folder = SHIPPED_DIR / name
+    return folder if is_installed(folder) else None
+
+
 def default_model() -> Path:
-    """The installed dc-vsr folder, or a ModelError saying none is installed and how to get one."""
+    """The installed dc-vsr folder; without it nano (installed, else shipped); else a ModelError."""
     folder = models_dir() / PUBLISHED
     if is_installed(folder):
         return folder
-    raise ModelError(f"No DC-VSR model is installed: looked for {folder / DCVSR_JSON}. " + _how_to_get())
+    nano = models_dir() / NANO
+    if is_installed(nano):
+        return nano
+    shipped = shipped_model(NANO)
+    if shipped is not None:
+        return shipped
+    raise ModelError(f"No DC-VSR model is installed: looked for {folder / DCVSR_JSON}, and this "
+                     f"installation has no shipped {NANO} model. " + _how_to_get())
 
 
 def _looks_like_path(text: str) -> bool:
@@ -189,6 +204,9 @@ def resolve_model_path(model: str | Path | None) -> Path:
     installed = models_dir() / model
     if installed.is_dir():
         return installed
+    shipped = shipped_model(model)
+    if shipped is not None:
+        return shipped
     if Path(model).is_dir():  # a bare folder name in the working directory
         return Path(model)
     if model in KNOWN_MODELS:

@@ -29,7 +29,8 @@ from .layout import (
 )
 from .svd import DOWN_BLOCKS, UP_BLOCKS, clip_preprocessor_config, svd_scheduler_config, svd_unet_config
 
-__all__ = ["TINY_DEFAULTS", "TINY_LATENTS", "make_tiny", "svd_unet_config", "tiny_unet_config"]
+__all__ = ["TINY_DEFAULTS", "TINY_LATENTS", "make_tiny", "svd_unet_config", "tiny_unet_config",
+           "write_random_model"]
 
 TINY_LATENTS = {"vae": {"kind": "vae"},
                 "space_to_depth": {"kind": "space_to_depth", "factor": 4, "scale": 1.0}}
@@ -71,13 +72,24 @@ def make_tiny(dest: Path, seed: int = 0, latent: str = "vae") -> Path:
     """
     if latent not in TINY_LATENTS:
         raise ModelError(f"unknown tiny model latent {latent!r} (choose from {', '.join(TINY_LATENTS)})")
+    spec = TINY_LATENTS[latent]
+    channels = 4 if spec["kind"] == "vae" else 3 * spec["factor"] ** 2
+    info = make_info("tiny", "Tiny randomly initialised model in the DC-VSR layout: its output is noise-like "
+                     "and only demonstrates that the pipeline runs.", TINY_DEFAULTS, latent=spec)
+    return write_random_model(dest, seed, tiny_unet_config(channels), info)
+
+
+def write_random_model(dest: Path, seed: int, unet_config: dict[str, Any], info: dict[str, Any],
+                       scheduler: dict[str, Any] | None = None) -> Path:
+    """A randomly initialised model in the layout: the given UNet, a tiny CLIP image encoder, and a tiny
+    VAE when info's latent space is one. Written beside `dest` and renamed into place."""
     dest = Path(dest).expanduser()
     if dest.exists() and not (dest.is_dir() and (not any(dest.iterdir()) or (dest / DCVSR_JSON).is_file())):
         raise ModelError(f"{dest} exists and is not an empty folder or a dcvsr model folder; "
-                         "choose a new folder for the tiny model")
+                         "choose a new folder for the model")
     work = work_dir(dest, "partial")
     try:
-        _write(work, seed, TINY_LATENTS[latent])
+        _write(work, seed, unet_config, info, scheduler or svd_scheduler_config())
         if dest.exists():
             shutil.rmtree(dest)
         work.rename(dest)
@@ -87,16 +99,16 @@ def make_tiny(dest: Path, seed: int = 0, latent: str = "vae") -> Path:
     return dest
 
 
-def _write(root: Path, seed: int, latent: dict[str, Any]) -> None:
+def _write(root: Path, seed: int, unet_config: dict[str, Any], info: dict[str, Any],
+           scheduler: dict[str, Any]) -> None:
     from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     # A private RNG state: deterministic for `seed` and leaves the caller's RNG untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        uses_vae = latent["kind"] == "vae"
-        channels = 4 if uses_vae else 3 * latent["factor"] ** 2
-        unet = UNetSpatioTemporalConditionModel.from_config(tiny_unet_config(channels))
+        uses_vae = info["latent"]["kind"] == "vae"
+        unet = UNetSpatioTemporalConditionModel.from_config(unet_config)
         vae = AutoencoderKLTemporalDecoder.from_config(_tiny_vae_config()) if uses_vae else None
         clip = CLIPVisionModelWithProjection(CLIPVisionConfig(**_tiny_clip_config()))
 
@@ -113,10 +125,8 @@ def _write(root: Path, seed: int, latent: dict[str, Any]) -> None:
     _save(clip, root / IMAGE_ENCODER.folder / f"{IMAGE_ENCODER.weights}.safetensors")
     write_json(root / FEATURE_EXTRACTOR.folder / FEATURE_EXTRACTOR.config,
                clip_preprocessor_config(_CLIP_SIDE))
-    write_json(root / SCHEDULER.folder / SCHEDULER.config, svd_scheduler_config())
+    write_json(root / SCHEDULER.folder / SCHEDULER.config, scheduler)
     write_json(root / MODEL_INDEX, model_index())
-    info = make_info("tiny", "Tiny randomly initialised model in the DC-VSR layout: its output is noise-like "
-                     "and only demonstrates that the pipeline runs.", TINY_DEFAULTS, latent=latent)
     write_json(root / DCVSR_JSON, info)
 
 

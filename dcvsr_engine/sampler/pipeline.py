@@ -122,7 +122,7 @@ class DCVSRSampler:
             if carry_frames:
                 trajectory.append(x[-carry_frames:].to("cpu", torch.float16))
             recording = ({w.index: SAPGather(layout) for w in tgrid.windows}
-                         if self._records_for_next(i) else {})
+                         if self._records_for_next(i, len(sgrid.tiles)) else {})
             denoised = torch.zeros_like(x)
             for p in self._passes(i, tgrid, sgrid, layout, context, gathers, recording):
                 where = (p.window.frames, slice(None), p.tile.rows, p.tile.cols)
@@ -140,7 +140,7 @@ class DCVSRSampler:
                 x[:context] = carry.trajectory[i + 1].to(device, x.dtype)
 
         # 4. Decode this segment's own frames.
-        out = model.latent.decode(x[context:], s.decode_chunk)[:, :, :geo.out_h, :geo.out_w]
+        out = model.latent.decode(x[context:], s.decode_chunk, cond[context:])[:, :, :geo.out_h, :geo.out_w]
         new_carry = None
         if carry_frames:
             new_carry = CarriedState(segment.stop, self.chain_key(geo), torch.stack(trajectory),
@@ -158,15 +158,15 @@ class DCVSRSampler:
             raise InputError(f"the carried state does not belong to segment {segment.index} of this clip "
                              "(other settings, model, size or position)")
 
-    def _records_for_next(self, i: int) -> bool:
+    def _records_for_next(self, i: int, tiles: int) -> bool:
         """Whether step i's passes record SAP tokens for step i+1 ('previous' gathering)."""
         return (self.settings.sap_gather == "previous" and i + 1 < self.settings.steps
-                and self.plan.step_kind(i + 1) == "sap")
+                and self.plan.step_kind(i + 1, tiles) == "sap")
 
     def _passes(self, i: int, tgrid: TemporalGrid, sgrid: SpatialGrid, layout: SAPLayout, context: int,
                 gathers: dict[int, SAPGather], recording: dict[int, SAPGather]) -> Iterator[Pass]:
         """The tile passes of step i, in the order the method needs them."""
-        kind = self.plan.step_kind(i)
+        kind = self.plan.step_kind(i, len(sgrid.tiles))
 
         def call(win: Window, tile: Tile, sap: SAPCall | None = None, tap: TAPCall | None = None) -> TileCall:
             if sap is None and win.index in recording:

@@ -35,9 +35,10 @@ class Plan:
     def temporal_grid(self, frames: int) -> TemporalGrid:
         return TemporalGrid(frames, self.settings.tile_frames, self.settings.frame_overlap)
 
-    def step_kind(self, i: int) -> str:
-        """'sap' on even steps, 'tap' on odd steps, 'plain' where that mechanism is off."""
-        if i % 2 == 0 and self.settings.sap:
+    def step_kind(self, i: int, tiles: int) -> str:
+        """'sap' on even steps, 'tap' on odd steps, 'plain' where that mechanism is off. With one tile the
+        whole frame is the tile: SAP has nothing to propagate, and its gather pass would be wasted."""
+        if i % 2 == 0 and self.settings.sap and tiles > 1:
             return "sap"
         if i % 2 == 1 and self.settings.tap:
             return "tap"
@@ -46,7 +47,7 @@ class Plan:
     def passes_per_segment(self, windows: int, tiles: int) -> int:
         """UNet tile passes one segment costs (SAP's gather passes included)."""
         s = self.settings
-        gather_steps = sum(1 for i in range(s.steps) if self.step_kind(i) == "sap"
+        gather_steps = sum(1 for i in range(s.steps) if self.step_kind(i, tiles) == "sap"
                            and (s.sap_gather == "exact" or i == 0))
         return (s.steps + gather_steps) * windows * tiles
 

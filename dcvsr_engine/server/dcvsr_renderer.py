@@ -38,17 +38,18 @@ import torch
 
 from .. import __version__
 from ..errors import DCVSRError, SettingsError
+from ..model.quality import model_for, quality_defaults
 from ..sampler.carry import CarriedState
 from ..sampler.pipeline import DCVSRSampler, check_frame
 from ..sampler.segments import Segment
-from ..settings import Settings
+from ..settings import DEFAULT_QUALITY, Settings, check_quality
 from .frame_cache import CARRY, FRAMES, FrameCache
 from .renderer import CancelledFn, ClipSpec, ProgressFn, Renderer, RenderSession, SourceFn
 
 log = logging.getLogger("dcvsr.renderer")
 
 KEY_FORMAT = "dcvsr-segment-v2"  # bump when the sampler's output for the same inputs changes
-SESSION_KEYS = ("model", "device", "dtype")  # session settings besides Settings' fields
+SESSION_KEYS = ("model", "device", "dtype", "quality")  # session settings besides Settings' fields
 HELD_SOURCE_BYTES = 256 << 20  # source frames read for hashing, kept within a request to render them
 _SETTING_NAMES = frozenset(f.name for f in fields(Settings))
 _CLIP_DTYPES = {"u8": np.uint8, "u16": np.uint16, "f16": np.float16, "f32": np.float32}
@@ -162,12 +163,14 @@ class DCVSRRenderer(Renderer):
             if value is not None and not isinstance(value, str):
                 raise SettingsError(f"{name} must be text, got {value!r}")
             chosen[name] = value
+        quality = check_quality(chosen["quality"] or DEFAULT_QUALITY)
         try:
-            model = self._model(chosen["model"] or self.default_model, chosen["device"] or self.device,
-                                chosen["dtype"] or self.dtype)
+            model = self._model(model_for(chosen["model"] or self.default_model, quality),
+                                chosen["device"] or self.device, chosen["dtype"] or self.dtype)
         except DCVSRError as e:
             raise SettingsError(f"model: {e}") from e
-        resolved = Settings.for_model(model.defaults, **settings)  # SettingsError names the bad value
+        # SettingsError names the bad value
+        resolved = Settings.for_model(quality_defaults(model.info, quality), **settings)
         return DCVSRSession(spec, model, resolved, self.cache, self.counters)
 
     def close(self) -> None:

@@ -20,8 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in OUT from its latest checkpoint")
     p.add_argument("--model", help="base model folder or name: frozen VAE and image encoder, and the UNet "
                    "when fine-tuning (default: a tiny random base written to OUT/base)")
-    p.add_argument("--unet", default="auto", help="finetune, tiny, small, or a UNet config JSON "
-                   "(default: finetune with --model, tiny without)")
+    p.add_argument("--unet", default="auto", help="finetune, tiny, small, nano, or a UNet config "
+                   "JSON (default: finetune with --model, tiny without); without --model, nano trains on a "
+                   "nano base (space-to-depth latents) and the others on a tiny one")
     p.add_argument("--steps", type=int, default=1000, help="total optimiser steps")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--lr", type=float,
@@ -32,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ema-decay", type=float, default=0.999)
     p.add_argument("--crop", type=int, help="HR crop side in pixels (default: the model's tile, x8)")
     p.add_argument("--frames", type=int, help="frames per clip (default: the model's tile_frames)")
-    p.add_argument("--scale", type=float, default=4.0)
+    p.add_argument("--scale", type=_scales, default=(4.0,), help="scale factor, or several separated by "
+                   "commas (one drawn per step: one model for all of them), e.g. 2,4 (default 4)")
     p.add_argument("--degradation", default="realistic", help="clean, realistic, or a JSON file of "
                    "DegradeConfig fields (with an optional \"preset\")")
     p.add_argument("--p-mean", type=float, default=DEFAULT_P_MEAN, help="ln sigma mean (EDM P_mean)")
@@ -50,6 +52,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="the model name written to dcvsr.json")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.set_defaults(func=run)
+
+
+def _scales(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -31,7 +31,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     crop: int | None = None            # HR crop side; None: the model's tile_size x 8 (its sampling tile)
     frames: int | None = None          # clip length; None: the model's tile_frames (its sampling window)
-    scale: float = 4.0
+    scale: tuple[float, ...] = (4.0,)  # one is drawn per step (all the step's clips share it)
     degradation: str = "realistic"     # clean | realistic | JSON file (see degrade.py)
     p_mean: float = DEFAULT_P_MEAN     # ln sigma ~ N(p_mean, p_std^2), see edm.py
     p_std: float = DEFAULT_P_STD
@@ -48,7 +48,11 @@ class TrainConfig:
     name: str | None = None            # the model's name in dcvsr.json
 
     def __post_init__(self) -> None:
-        positive = ("steps", "batch", "checkpoint_every", "log_every", "scale")
+        scales = self.scale if isinstance(self.scale, (tuple, list)) else (self.scale,)
+        object.__setattr__(self, "scale", tuple(float(v) for v in scales))
+        if not self.scale or min(self.scale) <= 0:
+            raise SettingsError("training scale must be one or more positive factors")
+        positive = ("steps", "batch", "checkpoint_every", "log_every")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"training {name} must be positive")

@@ -55,9 +55,12 @@ class DegradeConfig:
     mpeg4_bpp: tuple[float, float] = (0.1, 1.0)  # bits per pixel per frame (RealBasicVSR's 1e4-1e5
     #                                              bit/s on its 64x64 crops at 24 fps)
     quantize: bool = True                 # round the LR to 8 bits, as real inputs are
+    # The chance a clip gets the clean preset instead (one model for clean and degraded input).
+    clean_prob: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("blur_prob", "blur_aniso_prob", "resize_antialias_prob", "noise_prob", "gaussian_prob",
+        for name in ("clean_prob", "blur_prob", "blur_aniso_prob", "resize_antialias_prob", "noise_prob",
+                     "gaussian_prob",
                      "gray_noise_prob", "jpeg_prob", "video_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise SettingsError(f"degradation {name} must be a probability in [0, 1]")
@@ -124,6 +127,8 @@ def degrade(hr: torch.Tensor, config: DegradeConfig, scale: float, rng: np.rando
     frames = hr.float()
     t = frames.shape[0]
     size = lr_size(frames.shape[2], frames.shape[3], scale)
+    if config.clean_prob and rng.random() < config.clean_prob:
+        config = CLEAN
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
 
     if rng.random() < config.blur_prob:

@@ -30,6 +30,7 @@ from ..model import layout
 from ..model.devices import pick_device
 from ..model.info import make_info
 from ..model.loading import load_model
+from ..model.nano import NANO, make_nano_base
 from ..model.tiny import make_tiny
 from ..sampler.conditioning import geometry, image_embeddings, upscale_and_pad
 from ..settings import Settings
@@ -131,9 +132,12 @@ class Trainer:
             return layout.resolve_model_path(config.model)
         base = out / "base"
         if not layout.is_installed(base):
-            # A tiny random VAE and image encoder: enough to exercise training end to end.
-            make_tiny(base, seed=config.seed)
-            self.log(f"dcvsr train: no --model: wrote a tiny random base model to {base}")
+            if config.unet == NANO:  # its latent space and frozen tiny image encoder
+                make_nano_base(base, seed=config.seed)
+            else:  # a tiny random VAE and image encoder: enough to exercise training end to end
+                make_tiny(base, seed=config.seed)
+            kind = NANO if config.unet == NANO else "tiny"
+            self.log(f"dcvsr train: no --model: wrote a random {kind} base model to {base}")
         return base
 
     def _check_geometry(self) -> None:
@@ -142,12 +146,14 @@ class Trainer:
         if c.crop % multiple:
             raise SettingsError(f"--crop {c.crop} must be a multiple of {multiple} (the VAE's factor "
                                 f"{self.vae_factor} x the UNet's downsampling {self.unet_multiple})")
-        h, w = lr_size(c.crop, c.crop, c.scale)
-        geo = geometry(h, w, c.scale, self.vae_factor, self.unet_multiple)
-        if (geo.out_h, geo.out_w, geo.pad_h, geo.pad_w) != (c.crop,) * 4:
-            raise SettingsError(f"--crop {c.crop} at --scale {c.scale} does not round-trip through the "
-                                "sampler's geometry")
-        self.geometry = geo
+        self.geometries = {}
+        for scale in c.scale:
+            h, w = lr_size(c.crop, c.crop, scale)
+            geo = geometry(h, w, scale, self.vae_factor, self.unet_multiple)
+            if (geo.out_h, geo.out_w, geo.pad_h, geo.pad_w) != (c.crop,) * 4:
+                raise SettingsError(f"--crop {c.crop} at --scale {scale:g} does not round-trip through the "
+                                    "sampler's geometry")
+            self.geometries[lr_size(c.crop, c.crop, scale)] = geo
 
     def _resume(self, folder: Path) -> None:
         state_dir = folder / ckpt.STATE_DIR
@@ -168,11 +174,12 @@ class Trainer:
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, 3, H, W) HR and (B, T, 3, H/s, W/s) LR clips for `step`, in [0, 1]."""
         c = self.config
+        scale = c.scale[int(np.random.default_rng([c.seed, step, 3]).integers(len(c.scale)))]
         hr, lr = [], []
         for b in range(c.batch):
             clip = self.dataset.sample(c.seed, step, b)
             hr.append(clip)
-            lr.append(degrade(clip, self.degradation, c.scale, np.random.default_rng([c.seed, step, b, 1])))
+            lr.append(degrade(clip, self.degradation, scale, np.random.default_rng([c.seed, step, b, 1])))
         return torch.stack(hr), torch.stack(lr)
 
     @torch.no_grad()
@@ -182,8 +189,8 @@ class Trainer:
         b, t = hr.shape[:2]
         hr = hr.to(self.device).flatten(0, 1)
         lr = lr.to(self.device).flatten(0, 1)
-        x0 = latent.encode_target(hr)
-        cond = latent.encode_condition(upscale_and_pad(lr, self.geometry))
+        cond = latent.encode_condition(upscale_and_pad(lr, self.geometries[tuple(lr.shape[-2:])]))
+        x0 = latent.encode_target(hr, cond)
         embeds = image_embeddings(self.model, lr).view(b, t, -1).mean(1)
         return Encoded(x0.view(b, t, *x0.shape[1:]), cond.view(b, t, *cond.shape[1:]), embeds)
 
@@ -237,7 +244,8 @@ class Trainer:
         last = ckpt.latest_checkpoint(self.out)
         self.log(f"dcvsr train: {self.mode} UNet ({sum(p.numel() for p in self.params.values()) / 1e6:.2f} M "
                  f"parameters) on {self.device}, {len(self.dataset.sources)} sources, clips of {c.frames} x "
-                 f"{c.crop}px at x{c.scale:g}, batch {c.batch}, steps {self.step} -> {c.steps}")
+                 f"{c.crop}px at x{'/'.join(f'{v:g}' for v in c.scale)}, batch {c.batch}, "
+                 f"steps {self.step} -> {c.steps}")
         started, since = time.monotonic(), self.step
         while self.step < c.steps:
             loss = self.train_step()
@@ -258,7 +266,7 @@ class Trainer:
                          f"DC-VSR UNet trained with `dcvsr train` ({self.mode}) for {self.step} steps on "
                          f"{len(self.dataset.sources)} sources (licences: {licences}); "
                          f"frozen components from {self.base}.", self.model.defaults,
-                         latent=self.model.info.get("latent"))
+                         latent=self.model.info.get("latent"), presets=self.model.info.get("presets"))
         info["training"] = self._training_info()
         meta: dict[str, Any] = {"step": self.step, "config": c.to_dict(), "losses": self.losses,
                                 "data_digest": self.manifest["digest"]}
@@ -272,7 +280,7 @@ class Trainer:
 
     def _training_info(self) -> dict[str, Any]:
         c = self.config
-        return {"step": self.step, "unet": self.mode, "base": str(self.base), "scale": c.scale,
+        return {"step": self.step, "unet": self.mode, "base": str(self.base), "scale": list(c.scale),
                 "crop": c.crop, "frames": c.frames, "degradation": c.degradation,
                 "sigma": {"p_mean": c.p_mean, "p_std": c.p_std}, "ema_decay": c.ema_decay,
                 "licences": self.manifest["licences"], "data_manifest": ckpt.DATA_MANIFEST}

@@ -1,8 +1,9 @@
 """Which UNet a run trains: the base model's (fine-tuning) or a fresh one from a config.
 
-"tiny" is the tiny model's UNet (pairs with `dcvsr models make-tiny` components), "small" an
-SVD-shaped UNet at 1/5 of SVD's widths that pairs with SVD's VAE and 1024-d CLIP encoder, and a
-path names a JSON UNet config (diffusers' config.json of a UNetSpatioTemporalConditionModel).
+"tiny" is the tiny model's UNet (pairs with `dcvsr models make-tiny` components), "small"
+an SVD-shaped UNet at 1/5 of SVD's widths that pairs with SVD's VAE and 1024-d CLIP encoder,
+"nano" the shipped CPU model's (model/nano.py), and a path names a JSON UNet config
+(diffusers' config.json of a UNetSpatioTemporalConditionModel).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import torch
 
 from ..errors import ModelError, SettingsError
 from ..jsonfile import read_object
+from ..model.nano import nano_unet_config
 from ..model.svd import DOWN_BLOCKS, UP_BLOCKS
 from ..model.tiny import tiny_unet_config
 
 FINETUNE = "finetune"
-PRESETS = ("tiny", "small")
+PRESETS = ("tiny", "small", "nano")
 
 
 def small_unet_config() -> dict[str, Any]:
@@ -38,6 +40,8 @@ def unet_config(spec: str) -> dict[str, Any]:
         return tiny_unet_config()
     if spec == "small":
         return small_unet_config()
+    if spec == "nano":
+        return nano_unet_config()
     path = Path(spec).expanduser()
     if not path.is_file():
         raise SettingsError(f"--unet {spec!r}: not {FINETUNE}, a preset ({', '.join(PRESETS)}) or a JSON "

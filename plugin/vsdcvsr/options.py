@@ -12,12 +12,14 @@ from dataclasses import Field, fields
 from typing import Any
 
 from dcvsr_client.errors import SettingsError
-from dcvsr_client.settings import Settings
+from dcvsr_client.settings import Settings, check_quality
 
 SESSION_OPTIONS = {
     "model": "the model: an installed model's name or a model folder (None: the engine's default model)",
     "device": "the engine's device: 'cpu', 'cuda', 'cuda:1', 'mps' or 'auto' (None: the engine's choice)",
     "dtype": "the engine's compute type: 'fp32', 'fp16', 'bf16' or 'auto' (None: the engine's choice)",
+    "quality": "'full' (None) or 'preview': the model's fast preset, and the small CPU model 'nano' when no "
+               "model is named (for scrubbing a timeline; render the final with 'full')",
 }
 PLUGIN_OPTIONS = {
     "format": "output format (a vs.PresetVideoFormat, format id or VideoFormat); None: the input's format",
@@ -93,5 +95,10 @@ def settings_for_engine(values: dict[str, Any]) -> dict[str, Any]:
             value = os.fspath(value)
         if not isinstance(value, str) or not value.strip():
             raise OptionError(f"{name} must be a non-empty string, got {value!r}")
+        if name == "quality":
+            try:
+                check_quality(value)
+            except SettingsError as e:
+                raise OptionError(str(e)) from None
         out[name] = value
     return out

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Ship a `dcvsr train --unet nano` checkpoint as the package's nano model.
+
+    .venv/bin/python scripts/ship_nano.py CHECKPOINT [--data DIR] [--eval-report FILE]
+
+Copies the checkpoint's model folder (not its training/ resume state) to
+dcvsr_engine/model/shipped/nano, names the data manifest's files relative to the training-data
+folder (DIR, default ~/.cache/dcvsr/training-data: where scripts/training_data.py puts them), and
+refuses a folder over the 30 MB budget. Written beside the destination and renamed into place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "client"))
+
+from dcvsr_engine.model.info import read_info  # noqa: E402
+from dcvsr_engine.model.layout import DCVSR_JSON, NANO, SHIPPED_DIR, work_dir, write_json  # noqa: E402
+
+BUDGET = 30 * 2**20
+MANIFEST = "data-manifest.json"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--data", type=Path, default=Path.home() / ".cache/dcvsr/training-data")
+    args = parser.parse_args()
+    src, dest = args.checkpoint, SHIPPED_DIR / NANO
+    info = read_info(src / DCVSR_JSON)
+    work = work_dir(dest, "ship")
+    try:
+        shutil.copytree(src, work, dirs_exist_ok=True, ignore=shutil.ignore_patterns("training"))
+        manifest = json.loads((work / MANIFEST).read_text(encoding="utf-8"))
+        data = str(args.data.expanduser().resolve()) + "/"
+        for item in manifest["sources"]:
+            item["path"] = item["path"].removeprefix(data)
+        write_json(work / MANIFEST, manifest)
+        step = info["training"]["step"]
+        info["name"] = NANO
+        info["description"] = (
+            f"nano: the small DC-VSR model trained by this project on a 2-core CPU ({step} steps of "
+            f"`dcvsr train --unet nano`, docs/nano.md) on {len(manifest['sources'])} photos and clips from "
+            f"Debian packages ({MANIFEST}; licences: {', '.join(manifest['licences'])}).")
+        info["training"]["base"] = "random nano base (dcvsr_engine/model/nano.py)"
+        write_json(work / DCVSR_JSON, info)
+        size = sum(p.stat().st_size for p in work.rglob("*") if p.is_file())
+        if size > BUDGET:
+            raise SystemExit(f"ship_nano: {size / 2**20:.1f} MB is over the {BUDGET / 2**20:.0f} MB budget")
+        if dest.exists():
+            shutil.rmtree(dest)
+        work.rename(dest)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    print(f"ship_nano: {dest} ({size / 2**20:.1f} MB, step {step})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
