@@ -54,6 +54,16 @@ def test_clean_preset_is_a_plain_antialiased_bicubic_downscale():
     assert torch.equal(run(CLEAN, hr), expected.clamp(0, 1))
 
 
+def test_clean_prob_gives_the_clean_preset_to_that_share_of_clips():
+    from dataclasses import replace
+
+    hr = hr_clip()
+    assert torch.equal(run(replace(EVERYTHING, clean_prob=1.0), hr), run(CLEAN, hr))
+    half = replace(EVERYTHING, clean_prob=0.5)
+    clean = [torch.equal(run(half, hr, seed=s), run(CLEAN, hr)) for s in range(40)]
+    assert 8 <= sum(clean) <= 32
+
+
 def _laplacian_energy(x: torch.Tensor) -> float:
     k = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
     return float(F.conv2d(x, k, groups=3).pow(2).mean())

@@ -93,6 +93,22 @@ def test_a_few_steps_overfit_a_fixed_batch(sources, tmp_path, tiny_model_dir):
     assert after < 0.75 * before, (before, after)
 
 
+def test_several_scales_train_one_model_a_scale_per_step(sources, tmp_path, tiny_model_dir):
+    trainer = Trainer(config(sources, tmp_path / "run", tiny_model_dir, scale=(2.0, 4.0),
+                             degradation="clean"), log=QUIET)
+    sizes = set()
+    for step in range(8):
+        hr, lr = trainer.batch(step)
+        assert hr.shape[-1] in (2 * lr.shape[-1], 4 * lr.shape[-1])
+        sizes.add(lr.shape[-1])
+        enc = trainer.encode(hr, lr)  # the condition is the matching upscale to the crop
+        assert enc.cond.shape == enc.x0.shape
+    assert sizes == {32, 16}
+    assert TrainConfig(data="d", out="o", scale=3.0).scale == (3.0,)
+    with pytest.raises(SettingsError, match="scale"):
+        TrainConfig(data="d", out="o", scale=(2.0, -1.0))
+
+
 def test_cli_checkpoint_loads_and_upscales_a_clip(sources, tmp_path, tiny_model_dir):
     out = tmp_path / "run"
     code = main(["train", "--data", str(sources), "--out", str(out), "--model", str(tiny_model_dir),

@@ -380,6 +380,7 @@ cases = {
     "scale odd for 4:2:0": lambda: vsdcvsr.upscale(noise(vs.YUV420P8, w=18, h=18), **{**SET, "scale": 1.5}),
     "unknown argument": lambda: vsdcvsr.upscale(noise(vs.RGBS), **SET, colour_boost=2),
     "bad choice": lambda: vsdcvsr.upscale(noise(vs.RGBS), **SET, sap_gather="sometimes"),
+    "bad quality": lambda: vsdcvsr.upscale(noise(vs.RGBS), **SET, quality="draft"),
     "bad cuts": lambda: vsdcvsr.upscale(noise(vs.RGBS), **SET, cuts=[2, 99]),
     "bad format": lambda: vsdcvsr.upscale(noise(vs.RGBS), **SET, format=vs.GRAY16),
     "interlaced": lambda: vsdcvsr.upscale(core.std.SetFrameProps(noise(vs.YUV420P8), _FieldBased=2), **SET),
@@ -401,7 +402,7 @@ EXPECTED = {
     "varsize": "size varies", "varformat": "format varies", "gray": "not YUV or RGB",
     "scale too big": "scale must be at most 8", "scale odd for 4:2:0": "27x27 does not fit YUV420P8",
     "unknown argument": "unexpected keyword argument 'colour_boost'",
-    "bad choice": "sap_gather must be one of",
+    "bad choice": "sap_gather must be one of", "bad quality": "quality must be one of full, preview",
     "bad cuts": "cuts [99] lie outside", "bad format": "Gray16 is not YUV or RGB",
     "interlaced": "interlaced", "no such model": "no model folder", "too small": "below the minimum",
 }
