@@ -7,6 +7,7 @@ run sees exactly the clips an uninterrupted one would.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,6 +37,9 @@ class ClipDataset:
             raise ValueError("no training sources")
         self.sources, self.config = sources, config
         self._clips: dict[int, Clip] = {}
+        # Decoded photos, as 8 bits per channel where that is exact: decoding a large PNG or JPEG for
+        # every clip costs more than the UNet step on small crops.
+        self._photos: dict[Path, torch.Tensor] = {}
 
     def sample(self, seed: int, step: int, index: int) -> torch.Tensor:
         return self.clip(np.random.default_rng([seed, step, index, 0]))
@@ -59,10 +63,18 @@ class ClipDataset:
         frames = [f[y:y + cfg.crop, x:x + cfg.crop] for f in clip.frames(start, start + cfg.frames)]
         return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).clamp(0, 1)
 
+    def _decoded(self, path: Path) -> torch.Tensor:
+        cached = self._photos.get(path)
+        if cached is None:
+            frame = torch.from_numpy(next(open_clip(path).frames())).permute(2, 0, 1).clamp(0, 1)
+            as_u8 = (frame * 255.0).round()
+            exact = torch.equal(as_u8 / 255.0, frame)
+            cached = self._photos[path] = as_u8.to(torch.uint8) if exact else frame
+        return cached.float() / 255.0 if cached.dtype == torch.uint8 else cached
+
     def _photo(self, source: Source, rng: np.random.Generator) -> torch.Tensor:
         cfg = self.config
-        frame = next(open_clip(source.path).frames())
-        photo = torch.from_numpy(frame).permute(2, 0, 1).clamp(0, 1)
+        photo = self._decoded(source.path)
         side = min(photo.shape[1:])
         # Keep room for the crop's rotated footprint and some pan.
         lowest = min(1.0, 1.6 * cfg.crop / side)
