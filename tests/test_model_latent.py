@@ -55,6 +55,24 @@ def test_a_residual_space_denoises_what_the_condition_lacks():
     torch.testing.assert_close(space.decode(torch.zeros_like(cond), 2, cond), upscaled, rtol=0, atol=1e-6)
 
 
+def test_a_decorrelated_condition_is_the_cell_mean_and_scaled_deviations_and_inverts():
+    plain = SpaceToDepthLatent(4, 8.0, residual=True)
+    space = SpaceToDepthLatent(4, 8.0, residual=True, detail_gain=8.0)
+    gen = torch.Generator().manual_seed(3)
+    frames, upscaled = torch.rand(2, 3, 16, 16, generator=gen), torch.rand(2, 3, 16, 16, generator=gen)
+    cond, cells = space.encode_condition(upscaled), plain.encode_condition(upscaled).unflatten(1, (3, 16))
+    assert cond.shape == (2, 48, 4, 4)
+    mean = cells.mean(2)
+    split = cond.unflatten(1, (3, 16))
+    torch.testing.assert_close(split[:, :, 0], mean)
+    torch.testing.assert_close(split[:, :, 1:], (cells[:, :, 1:] - mean[:, :, None]) * 8.0)
+    # The target and the decoded frames are those of the plain space: only the UNet's input differs.
+    target = space.encode_target(frames, cond)
+    torch.testing.assert_close(target, plain.encode_target(frames, plain.encode_condition(upscaled)),
+                               rtol=0, atol=1e-5)
+    torch.testing.assert_close(space.decode(target, 2, cond), frames, rtol=0, atol=1e-5)
+
+
 def test_vae_latent_is_todays_vae_conditioning(tiny_model):
     assert isinstance(tiny_model.latent, VAELatent) and tiny_model.latent.vae is tiny_model.vae
     assert (tiny_model.latent.factor, tiny_model.latent.channels) == (8, 4)

@@ -8,8 +8,8 @@
 A preset is applied over the defaults when a user asks for that quality (`--quality preview`).
 
 "latent" (see latent.py) is {"kind": "vae"} (the default when absent) or
-{"kind": "space_to_depth", "factor": 4, "scale": 1.0, "shift": 0.0, "residual": false} (all but kind
-optional).
+{"kind": "space_to_depth", "factor": 4, "scale": 1.0, "shift": 0.0, "residual": false,
+"detail_gain": 0.0} (all but kind optional).
 """
 
 from __future__ import annotations
@@ -87,17 +87,20 @@ def latent_spec(info: dict[str, Any], path: Path) -> dict[str, Any]:
     factor = latent.get("factor", 4)
     if not isinstance(factor, int) or isinstance(factor, bool) or not 1 <= factor <= 64:
         raise ModelError(f"{path}: latent factor must be an integer from 1 to 64, got {factor!r}")
-    numbers = {"scale": latent.get("scale", 1.0), "shift": latent.get("shift", 0.0)}
+    numbers = {"scale": latent.get("scale", 1.0), "shift": latent.get("shift", 0.0),
+               "detail_gain": latent.get("detail_gain", 0.0)}
     for key, value in numbers.items():
         if not _is_number(value):
             raise ModelError(f"{path}: latent {key} must be a finite number, got {value!r}")
-    if numbers["scale"] <= 0:
-        raise ModelError(f"{path}: latent scale must be positive, got {numbers['scale']!r}")
+    if numbers["scale"] <= 0 or numbers["detail_gain"] < 0:
+        raise ModelError(f"{path}: latent scale must be positive and detail_gain not negative, got "
+                         f"{numbers['scale']!r} and {numbers['detail_gain']!r}")
     residual = latent.get("residual", False)
     if not isinstance(residual, bool):
         raise ModelError(f"{path}: latent residual must be true or false, got {residual!r}")
     return {"kind": kind, "factor": factor, "scale": float(numbers["scale"]),
-            "shift": float(numbers["shift"]), "residual": residual}
+            "shift": float(numbers["shift"]), "residual": residual,
+            "detail_gain": float(numbers["detail_gain"])}
 
 
 def _is_number(value: Any) -> bool:

@@ -93,7 +93,8 @@ def load_model(model: str | Path | None, device: str = "auto", dtype: str = "aut
                            weights[VAE.folder], vae_dtype, dev)
         latent: LatentSpace = VAELatent(vae)
     else:
-        latent = SpaceToDepthLatent(spec["factor"], spec["scale"], spec["shift"], spec["residual"])
+        latent = SpaceToDepthLatent(spec["factor"], spec["scale"], spec["shift"], spec["residual"],
+                                    spec["detail_gain"])
     image_encoder = build_loaded(lambda: CLIPVisionModelWithProjection(vision_config),
                                  weights[IMAGE_ENCODER.folder], dt, dev)
     scheduler = EulerDiscreteScheduler.from_config(configs[SCHEDULER.folder])

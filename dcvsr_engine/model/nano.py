@@ -23,7 +23,7 @@ from typing import Any
 from .svd import svd_scheduler_config
 
 NANO = "nano"
-NANO_LATENT = {"kind": "space_to_depth", "factor": 8, "scale": 12.0, "residual": True}
+NANO_LATENT = {"kind": "space_to_depth", "factor": 8, "scale": 12.0, "residual": True, "detail_gain": 8.0}
 NANO_DEFAULTS = {"steps": 8, "tile_size": 32, "tile_frames": 8, "tile_overlap": 0.25, "frame_overlap": 0.25,
                  "segment_frames": 32, "tap_frames": 2, "decode_chunk": 8, "fps_id": 6}
 # --quality preview: one denoising pass per window at each of 2 steps, no guidance (so no DSSAG), one
