@@ -6,7 +6,8 @@ bench/bench_nano.py and explained in docs/nano.md:
   (a residual, scaled x12 to about unit variance) instead of SVD's VAE: no encoder or decoder to
   run, the same 8x spatial factor as SVD's latents (tile sizes mean the same thing), and a model of
   this size only has to learn the missing detail, not to carry 192 channels of picture through a
-  32-channel first level;
+  32-channel first level; its condition is decorrelated (detail_gain, model/latent.py), without
+  which the UNet barely learned to read it;
 - UNet: 3 levels of 32-64-128 channels, one layer per block, attention only at the lowest level
   (1/32 of the output side), where 1 pass over a 960x540 frame costs about 0.2 s on 2 CPU cores.
   That level has one spatial self-attention in the down path, one in the mid block and two in the
