@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Ship a `dcvsr train --unet nano` checkpoint as the package's nano model.
 
-    .venv/bin/python scripts/ship_nano.py CHECKPOINT [--data DIR] [--eval-report FILE]
+    .venv/bin/python scripts/ship_nano.py CHECKPOINT --history TEXT [--data DIR]
 
 Copies the checkpoint's model folder (not its training/ resume state) to
 dcvsr_engine/model/shipped/nano, names the data manifest's files relative to the training-data
-folder (DIR, default ~/.cache/dcvsr/training-data: where scripts/training_data.py puts them), and
-refuses a folder over the 30 MB budget. Written beside the destination and renamed into place.
+folder (DIR, default ~/.cache/dcvsr/training-data: where scripts/training_data.py puts them), takes
+the defaults and the preview preset from dcvsr_engine/model/nano.py, records how the checkpoint was
+trained (TEXT: the runs it was fine-tuned through), and refuses a folder over the 30 MB budget.
+Written beside the destination and renamed into place.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "client"))
 
-from dcvsr_engine.model.info import read_info  # noqa: E402
+from dcvsr_engine.model.info import read_info, validate_info  # noqa: E402
 from dcvsr_engine.model.layout import DCVSR_JSON, NANO, SHIPPED_DIR, work_dir, write_json  # noqa: E402
+from dcvsr_engine.model.nano import NANO_DEFAULTS, NANO_PREVIEW  # noqa: E402
 
 BUDGET = 30 * 2**20
 MANIFEST = "data-manifest.json"
@@ -32,6 +35,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--data", type=Path, default=Path.home() / ".cache/dcvsr/training-data")
+    parser.add_argument("--history", required=True, help="how the checkpoint was trained, in a sentence")
     args = parser.parse_args()
     src, dest = args.checkpoint, SHIPPED_DIR / NANO
     info = read_info(src / DCVSR_JSON)
@@ -46,10 +50,12 @@ def main() -> int:
         step = info["training"]["step"]
         info["name"] = NANO
         info["description"] = (
-            f"nano: the small DC-VSR model trained by this project on a 2-core CPU ({step} steps of "
-            f"`dcvsr train --unet nano`, docs/nano.md) on {len(manifest['sources'])} photos and clips from "
-            f"Debian packages ({MANIFEST}; licences: {', '.join(manifest['licences'])}).")
-        info["training"]["base"] = "random nano base (dcvsr_engine/model/nano.py)"
+            f"nano: the small DC-VSR model trained by this project on a 2-core CPU (docs/nano.md) on "
+            f"{len(manifest['sources'])} photos and clips from Debian packages ({MANIFEST}; licences: "
+            f"{', '.join(manifest['licences'])}).")
+        info["defaults"], info["presets"] = dict(NANO_DEFAULTS), {"preview": dict(NANO_PREVIEW)}
+        info["training"]["history"] = args.history
+        validate_info(info, work / DCVSR_JSON)
         write_json(work / DCVSR_JSON, info)
         size = sum(p.stat().st_size for p in work.rglob("*") if p.is_file())
         if size > BUDGET:

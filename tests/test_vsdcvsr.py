@@ -136,8 +136,8 @@ def test_importing_vsdcvsr_imports_no_torch_and_no_engine(tmp_path):
 
     names = eval(params)
     assert names[:2] == ["clip", "scale"]
-    assert set(Settings.__dataclass_fields__) | {"clip", "model", "device", "dtype", "format", "cuts",
-                                                 "scene_props"} == set(names)
+    assert set(Settings.__dataclass_fields__) | {"clip", "model", "device", "dtype", "quality", "format",
+                                                 "cuts", "scene_props"} == set(names)
 
 
 # -- formats ------------------------------------------------------------------------------------------
