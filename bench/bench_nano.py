@@ -9,9 +9,11 @@
    upscaler that runs a few frames a second here.
 3. The ratio preview / CNN.
 With --full, also nano's default quality (8 steps, guidance with DSSAG, SAP over 256-pixel tiles)
-on fewer frames.
+on fewer frames. With --unets, the architecture choice instead: seconds per frame of one UNet pass
+over a 6-frame window at 960x544 for nano's UNet and the candidates it was chosen from (random
+weights; the latent factor sets the latent size and channels).
 
-    python bench/bench_nano.py [--frames 16] [--threads 2] [--model nano] [--full]
+    python bench/bench_nano.py [--frames 16] [--threads 2] [--model nano] [--full] [--unets]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "client")]
 
 from dcvsr_engine.model import load_model  # noqa: E402
+from dcvsr_engine.model.nano import nano_unet_config  # noqa: E402
 from dcvsr_engine.model.quality import quality_defaults  # noqa: E402
 from dcvsr_engine.sampler.pipeline import DCVSRSampler  # noqa: E402
 from dcvsr_engine.settings import Settings  # noqa: E402
@@ -84,14 +87,56 @@ def cnn_rate(scale: int, frames: int) -> float:
     return frames / seconds
 
 
+def candidate_unets() -> dict[str, tuple[int, dict]]:
+    """name -> (latent factor, UNet config): nano's and the variations it was chosen among."""
+    base = nano_unet_config()
+    D, CD, U, CU = "DownBlockSpatioTemporal", "CrossAttnDownBlockSpatioTemporal", "UpBlockSpatioTemporal", \
+        "CrossAttnUpBlockSpatioTemporal"
+
+    def vary(factor: int, channels: list[int], down: list[str], up: list[str], heads: list[int]) -> tuple:
+        latent = 3 * factor * factor
+        return factor, {**base, "in_channels": 2 * latent, "out_channels": latent,
+                        "block_out_channels": channels, "down_block_types": down, "up_block_types": up,
+                        "num_attention_heads": heads}
+
+    return {
+        "nano: f8, 32-64-128, attention at 1/4": (8, base),
+        "f8, 64-128-128, attention at 1/4": vary(8, [64, 128, 128], [D, D, CD], [CU, U, U], [2, 4, 4]),
+        "f8, 64-128-128, attention at 1/2 and 1/4": vary(8, [64, 128, 128], [D, CD, CD], [CU, CU, U],
+                                                          [2, 4, 4]),
+        "f8, 64-128, attention at 1/2": vary(8, [64, 128], [D, CD], [CU, U], [2, 4]),
+        "f4, 32-64-128, attention at 1/4": vary(4, [32, 64, 128], [D, D, CD], [CU, U, U], [1, 2, 4]),
+    }
+
+
+@torch.no_grad()
+def unet_seconds(factor: int, config: dict, frames: int = 6) -> tuple[float, float]:
+    from diffusers import UNetSpatioTemporalConditionModel
+
+    unet = UNetSpatioTemporalConditionModel.from_config(config).eval()
+    x = torch.randn(1, frames, config["in_channels"], 544 // factor, OUT_W // factor)
+    embed, ids = torch.randn(1, 1, config["cross_attention_dim"]), torch.zeros(1, 3)
+    unet(x, torch.tensor([1.0]), embed, ids)
+    started = time.perf_counter()
+    unet(x, torch.tensor([1.0]), embed, ids)
+    return (time.perf_counter() - started) / frames, sum(p.numel() for p in unet.parameters()) / 1e6
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", default="nano")
     parser.add_argument("--full", action="store_true", help="also time the default quality (slow)")
+    parser.add_argument("--unets", action="store_true", help="time the candidate UNets instead")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.unets:
+        print(f"one UNet pass over 6 frames at 960x544, {args.threads} torch threads (random weights)")
+        for name, (factor, config) in candidate_unets().items():
+            seconds, params = unet_seconds(factor, config)
+            print(f"  {name}: {seconds:.3f} s per frame, {params:.2f} M parameters")
+        return 0
     model = load_model(args.model, "cpu", "fp32")
     print(f"nano speed at {OUT_W}x{OUT_H} output, {args.frames} frames, {args.threads} torch threads, "
           f"model {model.path}")
