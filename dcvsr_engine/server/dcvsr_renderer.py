@@ -48,7 +48,7 @@ from .renderer import CancelledFn, ClipSpec, ProgressFn, Renderer, RenderSession
 
 log = logging.getLogger("dcvsr.renderer")
 
-KEY_FORMAT = "dcvsr-segment-v2"  # bump when the sampler's output for the same inputs changes
+KEY_FORMAT = "dcvsr-segment-v3"  # bump when the sampler's output for the same inputs changes
 SESSION_KEYS = ("model", "device", "dtype", "quality")  # session settings besides Settings' fields
 HELD_SOURCE_BYTES = 256 << 20  # source frames read for hashing, kept within a request to render them
 _SETTING_NAMES = frozenset(f.name for f in fields(Settings))
