@@ -132,11 +132,10 @@ class Trainer:
             return layout.resolve_model_path(config.model)
         base = out / "base"
         if not layout.is_installed(base):
-            if config.unet == NANO:  # its latent space and frozen tiny image encoder
-                make_nano_base(base, seed=config.seed)
-            else:  # a tiny random VAE and image encoder: enough to exercise training end to end
-                make_tiny(base, seed=config.seed)
-            kind = NANO if config.unet == NANO else "tiny"
+            # nano: its latent space and frozen tiny image encoder; otherwise a tiny random VAE and image
+            # encoder, enough to exercise training end to end.
+            kind, make = (NANO, make_nano_base) if config.unet == NANO else ("tiny", make_tiny)
+            make(base, seed=config.seed)
             self.log(f"dcvsr train: no --model: wrote a random {kind} base model to {base}")
         return base
 
