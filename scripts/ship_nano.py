@@ -24,11 +24,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "client"))
 
 from dcvsr_engine.model.info import read_info, validate_info  # noqa: E402
-from dcvsr_engine.model.layout import DCVSR_JSON, NANO, SHIPPED_DIR, work_dir, write_json  # noqa: E402
+from dcvsr_engine.model.layout import DCVSR_JSON, NANO, SHIPPED_DIR, build_folder, write_json  # noqa: E402
 from dcvsr_engine.model.nano import NANO_DEFAULTS, NANO_PREVIEW  # noqa: E402
 
 BUDGET = 30 * 2**20
 MANIFEST = "data-manifest.json"
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def main() -> int:
@@ -39,15 +43,14 @@ def main() -> int:
     args = parser.parse_args()
     src, dest = args.checkpoint, SHIPPED_DIR / NANO
     info = read_info(src / DCVSR_JSON)
-    work = work_dir(dest, "ship")
-    try:
+
+    def build(work: Path) -> None:
         shutil.copytree(src, work, dirs_exist_ok=True, ignore=shutil.ignore_patterns("training"))
         manifest = json.loads((work / MANIFEST).read_text(encoding="utf-8"))
         data = str(args.data.expanduser().resolve()) + "/"
         for item in manifest["sources"]:
             item["path"] = item["path"].removeprefix(data)
         write_json(work / MANIFEST, manifest)
-        step = info["training"]["step"]
         info["name"] = NANO
         info["description"] = (
             f"nano: the small DC-VSR model trained by this project on a 2-core CPU (docs/nano.md) on "
@@ -57,16 +60,12 @@ def main() -> int:
         info["training"]["history"] = args.history
         validate_info(info, work / DCVSR_JSON)
         write_json(work / DCVSR_JSON, info)
-        size = sum(p.stat().st_size for p in work.rglob("*") if p.is_file())
-        if size > BUDGET:
-            raise SystemExit(f"ship_nano: {size / 2**20:.1f} MB is over the {BUDGET / 2**20:.0f} MB budget")
-        if dest.exists():
-            shutil.rmtree(dest)
-        work.rename(dest)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    print(f"ship_nano: {dest} ({size / 2**20:.1f} MB, step {step})")
+        if folder_bytes(work) > BUDGET:
+            raise SystemExit(f"ship_nano: {folder_bytes(work) / 2**20:.1f} MB is over the "
+                             f"{BUDGET / 2**20:.0f} MB budget")
+
+    build_folder(dest, build, "ship")
+    print(f"ship_nano: {dest} ({folder_bytes(dest) / 2**20:.1f} MB, step {info['training']['step']})")
     return 0
 
 

@@ -20,6 +20,8 @@ import json
 import os
 import re
 import secrets
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,26 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def build_folder(dest: Path, build: Callable[[Path], None], tag: str = "partial") -> Path:
+    """Build a folder beside `dest` with build(work) and swap it into place, so `dest` is never half-made
+    and a failed build leaves nothing. An existing `dest` is replaced: the caller checks that it may be."""
+    work = work_dir(dest, tag)
+    try:
+        build(work)
+        if dest.exists():
+            old = work_dir(dest, "old")
+            old.rmdir()
+            dest.rename(old)
+            work.rename(dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            work.rename(dest)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return dest
 
 
 def work_dir(dest: Path, tag: str) -> Path:

@@ -7,7 +7,6 @@ only shows that the pipeline runs.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,8 @@ from .layout import (
     SCHEDULER,
     UNET,
     VAE,
+    build_folder,
     model_index,
-    work_dir,
     write_json,
 )
 from .svd import DOWN_BLOCKS, UP_BLOCKS, clip_preprocessor_config, svd_scheduler_config, svd_unet_config
@@ -87,16 +86,8 @@ def write_random_model(dest: Path, seed: int, unet_config: dict[str, Any], info:
     if dest.exists() and not (dest.is_dir() and (not any(dest.iterdir()) or (dest / DCVSR_JSON).is_file())):
         raise ModelError(f"{dest} exists and is not an empty folder or a dcvsr model folder; "
                          "choose a new folder for the model")
-    work = work_dir(dest, "partial")
-    try:
-        _write(work, seed, unet_config, info, scheduler or svd_scheduler_config())
-        if dest.exists():
-            shutil.rmtree(dest)
-        work.rename(dest)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return dest
+    return build_folder(dest, lambda work: _write(work, seed, unet_config, info,
+                                                  scheduler or svd_scheduler_config()))
 
 
 def _write(root: Path, seed: int, unet_config: dict[str, Any], info: dict[str, Any],
