@@ -1,9 +1,10 @@
 """What a nano checkpoint has learned, per noise level: its EDM loss next to that of a zero residual.
 
-A zero residual latent decodes to the bicubic upscale, so "bicubic" below is the loss a model that
-adds nothing would have. On held-back clean batches (steps the run's seed never trains on) of 6
-frames of 128 px, at x4 and x2, for sigma 2 (the noisy input still shows the picture: denoising),
-20 and 80 (pure noise in: the residual must come from the LR condition alone: super-resolution).
+A zero residual latent decodes to the condition's upscale (bicubic, or the restored upscale for a
+model with a restorer), so the zero residual's loss is that of a model that adds nothing to it.
+On held-back clean batches (steps the run's seed never trains on) of 6 frames of 128 px, at x4
+and x2, for sigma 2 (the noisy input still shows the picture: denoising), 20 and 80 (pure noise
+in: the residual must come from the LR condition alone: super-resolution).
 
     python bench/nano_loss.py CHECKPOINT [--data sources.json] [--batches 4]
 """

@@ -98,10 +98,10 @@ def test_several_scales_train_one_model_a_scale_per_step(sources, tmp_path, tiny
                              degradation="clean"), log=QUIET)
     sizes = set()
     for step in range(8):
-        hr, lr = trainer.batch(step)
+        hr, lr, footage = trainer.batch(step)
         assert hr.shape[-1] in (2 * lr.shape[-1], 4 * lr.shape[-1])
         sizes.add(lr.shape[-1])
-        enc = trainer.encode(hr, lr)  # the condition is the matching upscale to the crop
+        enc = trainer.encode(hr, lr, footage)  # the condition is the matching upscale to the crop
         assert enc.cond.shape == enc.x0.shape
     assert sizes == {32, 16}
     assert TrainConfig(data="d", out="o", scale=3.0).scale == (3.0,)

@@ -49,6 +49,10 @@ class Settings:
     steps: int = _setting(25, "diffusion steps (Euler, Karras sigmas)", model_default=True, minimum=1,
                           maximum=200)
     seed: int = _setting(0, "noise seed; noise is a function of (seed, frame, latent position)", minimum=0)
+    footage: str = _setting(
+        "auto", "what the input is, for models with a restorer (nano): 'clean' (sharp and noiseless, e.g. a "
+        "downscale), 'degraded' (blurred, noisy or compressed), 'auto' (unknown: a compromise between them)",
+        choices=("auto", "clean", "degraded"))
     tile_size: int = _setting(64, "spatial tile size in latent pixels (8 output pixels each)",
                               model_default=True, minimum=8)
     tile_frames: int = _setting(14, "temporal tile (window) length in frames", model_default=True, minimum=1)

@@ -9,7 +9,8 @@ A preset is applied over the defaults when a user asks for that quality (`--qual
 
 "latent" (see latent.py) is {"kind": "vae"} (the default when absent) or
 {"kind": "space_to_depth", "factor": 4, "scale": 1.0, "shift": 0.0, "residual": false,
-"detail_gain": 0.0} (all but kind optional).
+"detail_gain": 0.0} (all but kind optional). Either may add "restorer": true: the bicubic upscale is
+refined by the model's restorer/ (restorer.py) before it is encoded as the condition.
 """
 
 from __future__ import annotations
@@ -82,8 +83,11 @@ def latent_spec(info: dict[str, Any], path: Path) -> dict[str, Any]:
     if kind not in LATENT_KINDS:
         raise ModelError(f"{path}: latent kind {kind!r} is not supported "
                          f"(supported: {', '.join(LATENT_KINDS)})")
+    restorer = latent.get("restorer", False)
+    if not isinstance(restorer, bool):
+        raise ModelError(f"{path}: latent restorer must be true or false, got {restorer!r}")
     if kind == "vae":
-        return {"kind": kind}
+        return {"kind": kind, "restorer": restorer}
     factor = latent.get("factor", 4)
     if not isinstance(factor, int) or isinstance(factor, bool) or not 1 <= factor <= 64:
         raise ModelError(f"{path}: latent factor must be an integer from 1 to 64, got {factor!r}")
@@ -100,7 +104,7 @@ def latent_spec(info: dict[str, Any], path: Path) -> dict[str, Any]:
         raise ModelError(f"{path}: latent residual must be true or false, got {residual!r}")
     return {"kind": kind, "factor": factor, "scale": float(numbers["scale"]),
             "shift": float(numbers["shift"]), "residual": residual,
-            "detail_gain": float(numbers["detail_gain"])}
+            "detail_gain": float(numbers["detail_gain"]), "restorer": restorer}
 
 
 def _is_number(value: Any) -> bool:

@@ -15,6 +15,7 @@ import torch
 
 from ..errors import ModelError
 from . import layout
+from . import restorer as restoration
 from .devices import pick_device, pick_dtype
 from .fingerprint import fingerprint as compute_fingerprint
 from .info import latent_spec, read_info
@@ -29,6 +30,7 @@ from .layout import (
     UNET,
     VAE,
 )
+from .restorer import Restorer
 from .weights import build_loaded
 
 
@@ -50,6 +52,7 @@ class DCVSRModel:
     dtype: torch.dtype
     fingerprint: str  # see fingerprint.py
     latent: LatentSpace  # dcvsr.json "latent" (see latent.py)
+    restorer: Restorer | None = None  # restorer/ when dcvsr.json's latent asks for one (see restorer.py)
 
 
 def load_model(model: str | Path | None, device: str = "auto", dtype: str = "auto") -> DCVSRModel:
@@ -68,7 +71,12 @@ def load_model(model: str | Path | None, device: str = "auto", dtype: str = "aut
     # Find and check every file before building anything, so a bad folder fails in milliseconds.
     weights = {c.folder: layout.find_weights(root / c.folder, c.weights) for c in components if c.weights}
     config_files = [root / DCVSR_JSON, root / MODEL_INDEX] + [root / c.folder / c.config for c in components]
-    fp = compute_fingerprint(root, config_files, [f for files in weights.values() for f in files])
+    weight_files = [f for files in weights.values() for f in files]
+    restorer = restoration.load_restorer(root / restoration.FOLDER) if spec["restorer"] else None
+    if restorer is not None:
+        config_files.append(root / restoration.FOLDER / restoration.CONFIG)
+        weight_files.append(root / restoration.FOLDER / restoration.WEIGHTS)
+    fp = compute_fingerprint(root, config_files, weight_files)
     vision_config = _vision_config(root, configs[IMAGE_ENCODER.folder])
     _check_shapes(root, configs, vision_config, spec)
     mean, std = _normalisation(root / FEATURE_EXTRACTOR.folder / FEATURE_EXTRACTOR.config,
@@ -101,7 +109,7 @@ def load_model(model: str | Path | None, device: str = "auto", dtype: str = "aut
     return DCVSRModel(path=root, unet=unet, vae=vae, image_encoder=image_encoder, image_mean=mean,
                       image_std=std, image_size=int(vision_config.image_size), scheduler=scheduler, info=info,
                       defaults=dict(info.get("defaults", {})), device=dev, dtype=dt, fingerprint=fp,
-                      latent=latent)
+                      latent=latent, restorer=restorer)
 
 
 def _check_index(path: Path) -> None:

@@ -2,7 +2,11 @@
 
 Same classes, loader and SAP/TAP/DSSAG code as the published model; what differs is measured in
 bench/bench_nano.py and explained in docs/nano.md:
-- latent space: a fixed space-to-depth by 8 (192 channels) of the HR frame minus the bicubic upscale
+- condition: the bicubic upscale refined by a restorer (model/restorer.py: hashed linear filters
+  fitted in closed form, one bank per kind of footage), which alone beats bicubic; nano denoises
+  only what it misses (the shipped folder has restorer/; `make_nano_base` writes none: fit one
+  with scripts/fit_restorer.py);
+- latent space: a fixed space-to-depth by 8 (192 channels) of the HR frame minus the (restored) upscale
   (a residual, scaled x12 to about unit variance) instead of SVD's VAE: no encoder or decoder to
   run, the same 8x spatial factor as SVD's latents (tile sizes mean the same thing), and a model of
   this size only has to learn the missing detail, not to carry 192 channels of picture through a
@@ -29,7 +33,7 @@ NANO_DEFAULTS = {"steps": 8, "tile_size": 32, "tile_frames": 8, "tile_overlap": 
                  "segment_frames": 32, "tap_frames": 2, "decode_chunk": 8, "fps_id": 6}
 # --quality preview: one denoising pass per window at each of 2 steps, no guidance (so no DSSAG), one
 # tile up to 1088 px a side (no SAP needed), TAP on.
-NANO_PREVIEW = {"steps": 2, "guidance": 0.0, "tile_size": 136}
+NANO_PREVIEW = {"steps": 1, "guidance": 0.0, "tile_size": 136}
 _D, _CD = "DownBlockSpatioTemporal", "CrossAttnDownBlockSpatioTemporal"
 _U, _CU = "UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"
 

@@ -3,7 +3,8 @@
 - Geometry: the output size is the input size times the scale; the bicubic
   upscale is padded (mirrored, never stretched) to a size the VAE and the
   UNet's downsampling accept, and the output is cropped back.
-- The LR latent `l`: bicubic upscale to the output size, then the model's
+- The LR latent `l`: bicubic upscale to the output size, refined by the
+  model's restorer when it has one (model/restorer.py), then the model's
   latent space (model/latent.py). With SVD's VAE: the encoder, the
   distribution's mode, unscaled, as SVD's pipeline encodes its conditioning
   image (DC-VSR fine-tunes SVD, so the same convention is assumed).
@@ -65,6 +66,13 @@ def upscale_and_pad(frames: torch.Tensor, geo: Geometry) -> torch.Tensor:
     rows = _mirror_index(geo.out_h, geo.pad_h, up.device)
     cols = _mirror_index(geo.out_w, geo.pad_w, up.device)
     return up[:, :, rows][:, :, :, cols]
+
+
+def condition_frames(model, lr: torch.Tensor, geo: Geometry, footage: str) -> torch.Tensor:
+    """What the latent space encodes as the condition: the padded bicubic upscale, refined by the model's
+    restorer (the bank for `footage`) when it has one."""
+    up = upscale_and_pad(lr, geo)
+    return up if model.restorer is None else model.restorer.apply(up, footage)
 
 
 @torch.no_grad()

@@ -1,7 +1,8 @@
 """The DC-VSR sampler: the paper's inference loop (Fig. 2), segment by segment.
 
 For one segment:
- 1. bicubic-upscale the LR frames, encode them into the model's latent space
+ 1. bicubic-upscale the LR frames (and refine them with the model's restorer,
+    if it has one), encode them into the model's latent space
     (latent l; SVD's VAE, or see model/latent.py) and embed them with the
     image encoder;
  2. start from noise that depends only on (seed, frame, latent position);
@@ -33,7 +34,7 @@ from ..attention.dssag import gamma_schedule
 from ..errors import InputError
 from ..settings import Settings
 from .carry import CarriedState
-from .conditioning import Geometry, image_embeddings, upscale_and_pad
+from .conditioning import Geometry, condition_frames, image_embeddings
 from .noise import clip_noise
 from .plan import Plan
 from .schedule import Schedule
@@ -98,7 +99,7 @@ class DCVSRSampler:
 
         # 1. Conditioning: LR latent l and image embeddings, the carried context first.
         lr = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).to(device)
-        cond = model.latent.encode_condition(upscale_and_pad(lr, geo))
+        cond = model.latent.encode_condition(condition_frames(model, lr, geo, s.footage))
         embeds = image_embeddings(model, lr)
         if context:
             cond = torch.cat([carry.cond_latents.to(device), cond])

@@ -1,7 +1,8 @@
 """Checkpoints: complete model folders (model/layout.py) that `load_model` and `dcvsr upscale` use as is.
 
     OUT/checkpoints/step-00001000/   model_index.json, dcvsr.json, vae/, image_encoder/,
-                                     feature_extractor/, scheduler/, unet_ema/ (the EMA weights),
+                                     feature_extractor/, scheduler/, restorer/ (if the base has one),
+                                     unet_ema/ (the EMA weights),
                                      data-manifest.json (what it was trained on, with licences),
                                      training/ (state.safetensors + state.json: to resume)
     OUT/latest.json                  {"step": 1000, "checkpoint": "checkpoints/step-00001000"}
@@ -36,6 +37,7 @@ from ..model.layout import (
     work_dir,
     write_json,
 )
+from ..model.restorer import FOLDER as RESTORER
 
 LATEST = "latest.json"
 CHECKPOINTS = "checkpoints"
@@ -61,6 +63,8 @@ def write_checkpoint(out: Path, step: int, base: Path, unet: torch.nn.Module,
             if comp is VAE and not (base / comp.folder).is_dir():
                 continue  # a base whose latent space needs no VAE (dcvsr.json "latent")
             _link_tree(base / comp.folder, work / comp.folder)
+        if (base / RESTORER).is_dir():  # a base whose condition is refined (model/restorer.py)
+            _link_tree(base / RESTORER, work / RESTORER)
         (work / UNET.folder).mkdir()
         unet.to_json_file(work / UNET.folder / UNET.config)
         dtype = SAVE_DTYPES[save_dtype]

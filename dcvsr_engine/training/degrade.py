@@ -122,13 +122,18 @@ def downscale(frames: torch.Tensor, size: tuple[int, int], mode: str, antialias:
     return F.interpolate(frames, size=size, mode=mode, antialias=antialias, align_corners=False)
 
 
+def draw_config(config: DegradeConfig, rng: np.random.Generator) -> DegradeConfig:
+    """The config a clip is degraded with: CLEAN with probability clean_prob, else `config`. degrade()
+    draws it first, so a generator seeded as degrade's tells whether that clip came out clean."""
+    return CLEAN if config.clean_prob and rng.random() < config.clean_prob else config
+
+
 def degrade(hr: torch.Tensor, config: DegradeConfig, scale: float, rng: np.random.Generator) -> torch.Tensor:
     """(T, 3, H, W) float in [0, 1] -> (T, 3, H/scale, W/scale) float32 in [0, 1]."""
     frames = hr.float()
     t = frames.shape[0]
     size = lr_size(frames.shape[2], frames.shape[3], scale)
-    if config.clean_prob and rng.random() < config.clean_prob:
-        config = CLEAN
+    config = draw_config(config, rng)
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
 
     if rng.random() < config.blur_prob:

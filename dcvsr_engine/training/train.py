@@ -4,7 +4,8 @@ Per step, for each of `batch` clips (a function of seed and step only, see datas
   HR clip (T frames) -> degrade -> LR clip;
   x0   = the latent space's target of the HR frames (VAE: mode x scaling_factor; the latent the
          sampler decodes; see model/latent.py)
-  l    = its condition of the bicubic-upscaled LR frames (VAE: mode, unscaled; sampler/conditioning.py)
+  l    = its condition of the bicubic-upscaled LR frames (VAE: mode, unscaled; sampler/conditioning.py),
+         refined by the model's restorer, if it has one, with the clip's footage bank (see batch)
   emb  = mean CLIP image embedding of the LR frames        (one window's, as the sampler uses)
   sigma ~ logN(P_mean, P_std^2), x = x0 + sigma n;
   F    = UNet(cat[c_in x, l], c_noise, emb (zeroed with probability cond_drop: the sampler's
@@ -32,12 +33,12 @@ from ..model.info import make_info
 from ..model.loading import load_model
 from ..model.nano import NANO, make_nano_base
 from ..model.tiny import make_tiny
-from ..sampler.conditioning import geometry, image_embeddings, upscale_and_pad
+from ..sampler.conditioning import condition_frames, geometry, image_embeddings
 from ..settings import Settings
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .dataset import ClipDataset, DataConfig
-from .degrade import degradation_config, degrade, lr_size
+from .degrade import CLEAN, degradation_config, degrade, draw_config, lr_size
 from .edm import check_scheduler, preconditioning, sample_sigmas, target
 from .ema import EMA
 from .plot import plot_losses
@@ -170,25 +171,33 @@ class Trainer:
         self.log(f"dcvsr train: resumed from {folder} at step {self.step}")
 
     # -- one step ------------------------------------------------------------------------------
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T, 3, H, W) HR and (B, T, 3, H/s, W/s) LR clips for `step`, in [0, 1]."""
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        """(B, T, 3, H, W) HR and (B, T, 3, H/s, W/s) LR clips for `step`, in [0, 1], and each clip's
+        `footage` setting: what it is ("clean" or "degraded") or, half the time, "auto", so a model
+        with a restorer learns every bank's condition."""
         c = self.config
         scale = c.scale[int(np.random.default_rng([c.seed, step, 3]).integers(len(c.scale)))]
-        hr, lr = [], []
+        hr, lr, footage = [], [], []
         for b in range(c.batch):
             clip = self.dataset.sample(c.seed, step, b)
             hr.append(clip)
             lr.append(degrade(clip, self.degradation, scale, np.random.default_rng([c.seed, step, b, 1])))
-        return torch.stack(hr), torch.stack(lr)
+            clean = draw_config(self.degradation, np.random.default_rng([c.seed, step, b, 1])) is CLEAN
+            auto = np.random.default_rng([c.seed, step, b, 2]).random() < 0.5
+            footage.append("auto" if auto else "clean" if clean else "degraded")
+        return torch.stack(hr), torch.stack(lr), footage
 
     @torch.no_grad()
-    def encode(self, hr: torch.Tensor, lr: torch.Tensor) -> Encoded:
-        """The frozen encoders, exactly as the sampler uses them on LR and decodes HR."""
+    def encode(self, hr: torch.Tensor, lr: torch.Tensor, footage: list[str]) -> Encoded:
+        """The frozen encoders (and restorer), exactly as the sampler uses them on LR and decodes HR."""
         latent = self.model.latent
         b, t = hr.shape[:2]
         hr = hr.to(self.device).flatten(0, 1)
-        lr = lr.to(self.device).flatten(0, 1)
-        cond = latent.encode_condition(upscale_and_pad(lr, self.geometries[tuple(lr.shape[-2:])]))
+        geo = self.geometries[tuple(lr.shape[-2:])]
+        lr = lr.to(self.device)
+        cond = latent.encode_condition(torch.cat([condition_frames(self.model, clip, geo, kind)
+                                                  for clip, kind in zip(lr, footage, strict=True)]))
+        lr = lr.flatten(0, 1)
         x0 = latent.encode_target(hr, cond)
         embeds = image_embeddings(self.model, lr).view(b, t, -1).mean(1)
         return Encoded(x0.view(b, t, *x0.shape[1:]), cond.view(b, t, *cond.shape[1:]), embeds)
@@ -230,8 +239,7 @@ class Trainer:
         return float(loss.detach())
 
     def train_step(self) -> float:
-        hr, lr = self.batch(self.step)
-        loss = self.optimise(self.encode(hr, lr), self.step)
+        loss = self.optimise(self.encode(*self.batch(self.step)), self.step)
         self.step += 1
         self.losses.append(loss)
         return loss
@@ -267,6 +275,8 @@ class Trainer:
                          f"frozen components from {self.base}.", self.model.defaults,
                          latent=self.model.info.get("latent"), presets=self.model.info.get("presets"))
         info["training"] = self._training_info()
+        if "restorer" in self.model.info:  # how the base's restorer was fitted (scripts/fit_restorer.py)
+            info["restorer"] = self.model.info["restorer"]
         meta: dict[str, Any] = {"step": self.step, "config": c.to_dict(), "losses": self.losses,
                                 "data_digest": self.manifest["digest"]}
         path = ckpt.write_checkpoint(
