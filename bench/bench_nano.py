@@ -1,6 +1,6 @@
 """nano's speed at 960x540 output on this CPU, next to a small CNN upscaler measured in the same run.
 
-1. `--quality preview` (nano's preview preset: 2 steps, no guidance, one tile per frame, TAP on):
+1. `--quality preview` (nano's preview preset: 1 step, no guidance, one tile per frame):
    output frames per second for a clip of --frames frames at x2 (480x270 -> 960x540) and x4
    (240x135 -> 960x540), through the same DCVSRSampler.upscale the command and the engine use,
    after one warm-up run; the UNet passes per output frame.
