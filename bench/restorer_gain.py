@@ -1,14 +1,15 @@
 """What a model's restorer gains over bicubic, per bank, and what it costs per frame.
 
 1. Gain: on held-back crops of the training sources (seeds the fit never draws; 96 px, first frame of
-   each clip), clean (antialiased bicubic downscale) and realistic (scripts/nano_degradation.json's
-   degraded half), at x2 and x4: 10 log10(MSE of bicubic / MSE of the restored upscale), over all
-   pixels of all crops, for each bank ("auto", "clean", "degraded"; model/restorer.py). One bank
-   fitted on clean input loses to bicubic on degraded input and the reverse: what `footage` is for.
+   each clip), clean (antialiased bicubic downscale) and realistic (the `realistic` preset, as
+   `dcvsr eval --degrade realistic` uses; or --degradation), at x2 and x4: 10 log10(MSE of bicubic /
+   MSE of the restored upscale), over all pixels of all crops, for each bank ("auto", "clean",
+   "degraded"; model/restorer.py). One bank fitted on clean input loses to bicubic on degraded input
+   and the reverse: what `footage` is for.
 2. Cost: seconds to restore one 960x544 frame (median of 3), next to the bicubic upscale itself and
    one nano UNet pass per frame (bench/bench_nano.py --unets measures the latter: 0.216 s).
 
-    python bench/restorer_gain.py [--model nano] [--data sources.json] [--crops 300]
+    python bench/restorer_gain.py [--model nano] [--data sources.json] [--crops 300] [--degradation D]
 """
 
 from __future__ import annotations
@@ -51,12 +52,13 @@ def main() -> int:
     parser.add_argument("--model", default="nano")
     parser.add_argument("--data", type=Path, default=Path.home() / ".cache/dcvsr/training-data/sources.json")
     parser.add_argument("--crops", type=int, default=300)
+    parser.add_argument("--degradation", default="realistic", help="the realistic columns' degradation")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     restorer = load_restorer(resolve_model_path(args.model) / FOLDER)
     dataset = ClipDataset(expand_sources(read_sources(args.data), 2, CROP), DataConfig(frames=2, crop=CROP))
-    realistic = replace(degradation_config(str(ROOT / "scripts" / "nano_degradation.json")), clean_prob=0.0)
+    realistic = replace(degradation_config(args.degradation), clean_prob=0.0)
     columns = {}
     for kind, config in (("clean", CLEAN), ("realistic", realistic)):
         for scale in (2.0, 4.0):

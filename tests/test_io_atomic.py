@@ -109,8 +109,11 @@ def test_closing_without_frames_saves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+# A process started in the background by a non-interactive shell inherits SIGINT as ignored, and Python
+# then installs no KeyboardInterrupt handler: restore it, so the test does not depend on how it was run.
 SLOW_WRITER = """
-import sys, time
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np
 from dcvsr_engine.io import open_writer
 frame = np.full((64, 64, 3), 0.5, np.float32)
