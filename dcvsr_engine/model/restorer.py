@@ -9,8 +9,8 @@ bias, the filter chosen per pixel by the local gradient's angle (16 buckets), st
 One bank of filters per kind of footage, chosen by the `footage` setting: "clean" (antialiased
 downscales: the filters sharpen), "degraded" (blur, noise and compression: they sharpen and
 denoise), "auto" (fitted on both: what to use when the source is unknown). One bank cannot serve
-both: a bank fitted on clean input loses 1.5 dB to bicubic on degraded input and one fitted on the
-mixture loses on clean input (bench/linear_ceiling.py).
+both: a bank fitted on clean input loses 1.7 dB to bicubic on degraded input at x2 and one fitted on
+the mixture loses 0.9 dB on clean input (bench/restorer_gain.py).
 
 Why a model has one (dcvsr.json: "latent": {..., "restorer": true}; the files in restorer/): a small
 UNet learns to read its condition slowly (docs/nano.md), so nano is conditioned on, and its residual

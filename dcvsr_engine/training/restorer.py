@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from ..model.restorer import BUCKETS, FOOTAGE, TAPS, Restorer, neighbourhood
+from ..model.restorer import BUCKETS, FOOTAGE, TAPS, Restorer, neighbourhood, structure
 from ..sampler.conditioning import geometry, upscale_and_pad
 from .dataset import ClipDataset
 from .degrade import CLEAN, DegradeConfig, degrade
@@ -75,8 +75,6 @@ class NormalEquations:
 
 def bucket_edges(up: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Strength and coherence edges at their terciles over `up`, so the buckets are evenly filled."""
-    from ..model.restorer import structure
-
     _, strength, coherence = structure(up)
     thirds = torch.tensor([1 / 3, 2 / 3])
     return torch.quantile(strength.flatten()[::7], thirds), torch.quantile(coherence.flatten()[::7], thirds)

@@ -181,8 +181,10 @@ class Trainer:
         for b in range(c.batch):
             clip = self.dataset.sample(c.seed, step, b)
             hr.append(clip)
-            lr.append(degrade(clip, self.degradation, scale, np.random.default_rng([c.seed, step, b, 1])))
-            clean = draw_config(self.degradation, np.random.default_rng([c.seed, step, b, 1])) is CLEAN
+            degrade_seed = [c.seed, step, b, 1]
+            lr.append(degrade(clip, self.degradation, scale, np.random.default_rng(degrade_seed)))
+            # degrade() draws clean-or-not first: the same seed tells which this clip got.
+            clean = draw_config(self.degradation, np.random.default_rng(degrade_seed)) is CLEAN
             auto = np.random.default_rng([c.seed, step, b, 2]).random() < 0.5
             footage.append("auto" if auto else "clean" if clean else "degraded")
         return torch.stack(hr), torch.stack(lr), footage
