@@ -30,10 +30,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "client")]
 
 from dcvsr_engine.model.layout import resolve_model_path  # noqa: E402
 from dcvsr_engine.model.restorer import FOLDER, FOOTAGE, load_restorer  # noqa: E402
-from dcvsr_engine.training.dataset import ClipDataset, DataConfig  # noqa: E402
 from dcvsr_engine.training.degrade import CLEAN, degradation_config  # noqa: E402
-from dcvsr_engine.training.restorer import CROP, draw_pairs  # noqa: E402
-from dcvsr_engine.training.sources import expand_sources, read_sources  # noqa: E402
+from dcvsr_engine.training.restorer import CROP, draw_pairs, fitting_dataset  # noqa: E402
 
 HELD_BACK = 10**6
 
@@ -57,7 +55,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     restorer = load_restorer(resolve_model_path(args.model) / FOLDER)
-    dataset = ClipDataset(expand_sources(read_sources(args.data), 2, CROP), DataConfig(frames=2, crop=CROP))
+    dataset = fitting_dataset(args.data)
     realistic = replace(degradation_config(args.degradation), clean_prob=0.0)
     columns = {}
     for kind, config in (("clean", CLEAN), ("realistic", realistic)):

@@ -26,10 +26,8 @@ import torch  # noqa: E402
 from dcvsr_engine.model.info import read_info, validate_info  # noqa: E402
 from dcvsr_engine.model.layout import DCVSR_JSON, build_folder, resolve_model_path, write_json  # noqa: E402
 from dcvsr_engine.model.restorer import FOLDER, save_restorer  # noqa: E402
-from dcvsr_engine.training.dataset import ClipDataset, DataConfig  # noqa: E402
 from dcvsr_engine.training.degrade import degradation_config  # noqa: E402
-from dcvsr_engine.training.restorer import CROP, fit_restorer  # noqa: E402
-from dcvsr_engine.training.sources import expand_sources, read_sources  # noqa: E402
+from dcvsr_engine.training.restorer import fit_restorer, fitting_dataset  # noqa: E402
 
 
 def main() -> int:
@@ -46,8 +44,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     src = resolve_model_path(args.model)
     info = read_info(src / DCVSR_JSON)
-    sources = expand_sources(read_sources(args.data), 2, CROP)
-    dataset = ClipDataset(sources, DataConfig(frames=2, crop=CROP))
+    dataset = fitting_dataset(args.data)
     scales = tuple(float(v) for v in args.scale.split(","))
     started = time.monotonic()
     restorer = fit_restorer(dataset, degradation_config(args.degradation), scales, args.crops, args.seed)
@@ -57,7 +54,7 @@ def main() -> int:
         save_restorer(work / FOLDER, restorer)
         info["latent"] = {**info.get("latent", {}), "restorer": True}
         info["restorer"] = {"degradation": Path(args.degradation).name, "scales": list(scales),
-                            "crops": args.crops, "seed": args.seed, "sources": len(sources)}
+                            "crops": args.crops, "seed": args.seed, "sources": len(dataset.sources)}
         validate_info(info, work / DCVSR_JSON)
         write_json(work / DCVSR_JSON, info)
 

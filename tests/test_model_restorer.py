@@ -187,14 +187,12 @@ def test_training_conditions_each_clip_on_its_footage_bank_and_checkpoints_keep_
 
 
 def test_fit_restorer_fits_every_bank_from_the_sources(tmp_path):
-    from dcvsr_engine.training.dataset import ClipDataset, DataConfig
-    from dcvsr_engine.training.restorer import CROP, fit_restorer
-    from dcvsr_engine.training.sources import expand_sources, read_sources
+    from dcvsr_engine.training.restorer import fit_restorer, fitting_dataset
     from tests.test_training_data import write_photo, write_sources
 
     write_photo(tmp_path / "photo.png", 200, 220)
     sources = write_sources(tmp_path, [{"path": "photo.png", "licence": "CC0-1.0", "origin": "synthetic"}])
-    dataset = ClipDataset(expand_sources(read_sources(sources), 2, CROP), DataConfig(frames=2, crop=CROP))
+    dataset = fitting_dataset(sources)
     mixture = DegradeConfig(clean_prob=0.5, video_prob=0.0)
     restorer = fit_restorer(dataset, mixture, (2.0, 4.0), 4, log=lambda line: None)
     assert sorted(restorer.banks) == sorted(FOOTAGE)

@@ -11,19 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..model.restorer import BUCKETS, FOOTAGE, TAPS, Restorer, neighbourhood, structure
 from ..sampler.conditioning import geometry, upscale_and_pad
-from .dataset import ClipDataset
+from .dataset import ClipDataset, DataConfig
 from .degrade import CLEAN, DegradeConfig, degrade
+from .sources import expand_sources, read_sources
 
 CROP = 96       # HR crop side of the fitting pairs
 MARGIN = 4      # pixels of each crop's border left out (the bicubic upscale's edge is mirrored there)
 RIDGE = 1e-3
 CHUNK = 32      # crops per accumulation (their neighbourhoods take 0.3 GB)
+
+
+def fitting_dataset(sources: Path) -> ClipDataset:
+    """Crops of CROP px from the sources file, as clips of 2 frames (the video compression stage of the
+    degradation needs a clip; the fit uses the first frame)."""
+    return ClipDataset(expand_sources(read_sources(Path(sources)), 2, CROP), DataConfig(frames=2, crop=CROP))
 
 
 def footage_configs(mixture: DegradeConfig) -> dict[str, DegradeConfig]:
