@@ -8,8 +8,9 @@
    weights: speed only) on the same LR frames, one frame at a time: the kind of small video
    upscaler that runs a few frames a second here.
 3. The ratio preview / CNN.
-With --full, also nano's default quality (8 steps, guidance with DSSAG, SAP over 256-pixel tiles)
-on fewer frames. With --unets, the architecture choice instead: seconds per frame of one UNet pass
+4. `--quality standard`, the default (nano's standard preset), the same way.
+With --full, also `--quality full` (nano's dcvsr.json defaults: guidance with DSSAG, SAP over
+256-pixel tiles) on fewer frames. With --unets, the architecture choice instead: seconds per frame of one UNet pass
 over a 6-frame window at 960x544 for nano's UNet and the candidates it was chosen from (random
 weights; the latent factor sets the latent size and channels).
 
@@ -127,7 +128,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", default="nano")
-    parser.add_argument("--full", action="store_true", help="also time the default quality (slow)")
+    parser.add_argument("--full", action="store_true", help="also time the full quality (slow)")
     parser.add_argument("--unets", action="store_true", help="time the candidate UNets instead")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -145,6 +146,9 @@ def main() -> int:
         cnn = cnn_rate(scale, args.frames)
         print(f"  x{scale}: preview {preview:.2f} frames/s ({passes:.2f} UNet passes per frame); small CNN "
               f"{cnn:.2f} frames/s; preview / CNN = {preview / cnn:.3f}")
+        standard, passes = sampler_rate(model, "standard", scale, args.frames)
+        print(f"  x{scale}: standard (the default) {standard:.2f} frames/s ({passes:.2f} UNet passes per frame); "
+              f"standard / CNN = {standard / cnn:.3f}")
         if args.full:
             full, passes = sampler_rate(model, "full", scale, max(4, args.frames // 2))
             print(f"  x{scale}: full quality {full:.3f} frames/s ({passes:.2f} UNet tile passes per frame)")

@@ -61,19 +61,19 @@ def main() -> int:
     for kind, config in (("clean", CLEAN), ("realistic", realistic)):
         for scale in (2.0, 4.0):
             seed = HELD_BACK + len(columns)
-            columns[f"{kind} x{scale:g}"] = draw_pairs(dataset, config, scale, args.crops, seed)
+            columns[f"{kind} x{scale:g}"] = (*draw_pairs(dataset, config, scale, args.crops, seed), scale)
     print(f"gain over bicubic in dB on {args.crops} held-back {CROP}-px crops per column ({args.model})")
     print(f"{'bank':<10}" + "".join(f"{name:>14}" for name in columns))
     for bank in FOOTAGE:
         cells = []
-        for hr, up in columns.values():
-            restored = restorer.apply(up, bank)
+        for hr, up, scale in columns.values():
+            restored = restorer.apply(up, bank, scale)
             cells.append(10 * math.log10(((up - hr) ** 2).mean() / ((restored - hr) ** 2).mean()))
         print(f"{bank:<10}" + "".join(f"{c:>+14.3f}" for c in cells), flush=True)
     lr = torch.rand(1, 3, 272, 480)
     up = F.interpolate(lr, size=(544, 960), mode="bicubic", align_corners=False).clamp(0, 1)
     bicubic = seconds(lambda: F.interpolate(lr, size=(544, 960), mode="bicubic", align_corners=False))
-    restore = seconds(lambda: restorer.apply(up))
+    restore = seconds(lambda: restorer.apply(up, "auto", 2.0))
     print(f"960x544, {args.threads} threads: bicubic upscale {bicubic:.3f} s, restorer {restore:.3f} s "
           "per frame")
     return 0

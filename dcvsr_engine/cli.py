@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr, or the "
                     "shipped nano model when dc-vsr is not installed)")
     up.add_argument("--quality", choices=QUALITIES, default=DEFAULT_QUALITY,
-                    help="preview: the model's fast preset, on the nano CPU model unless --model is given")
+                    help="standard (default): the model's standard preset, a few steps that add detail to its "
+                    "restored upscale; full: the model's full sampling; preview: the model's fast preset, on "
+                    "the nano CPU model unless --model is given")
     up.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     up.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     up.add_argument("--threads", type=int, help="torch CPU threads (part of what makes output bit-identical)")
@@ -80,9 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="ground-truth clips (video files, image folders) or folders of clips")
     ev.add_argument("--report", type=Path, required=True, metavar="DIR", help="folder for the report")
     ev.add_argument("--degrade", default="clean", choices=("clean", "realistic"))
-    ev.add_argument("--variants", default="default",
-                    help="comma-separated: default, no-sap, no-tap, no-dssag, preview (the model's preview "
-                    "preset); none for baselines only")
+    ev.add_argument("--variants", default="full",
+                    help="comma-separated: full (the model's defaults), no-sap, no-tap, no-dssag (full with one "
+                    "mechanism off), standard, preview (the model's presets); none for baselines only")
     ev.add_argument("--frames", type=int, help="use at most this many frames of each clip")
     ev.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr, or the "
                     "shipped nano model when dc-vsr is not installed)")
@@ -113,12 +115,15 @@ def run_upscale(args: argparse.Namespace) -> int:
     import torch
 
     from .model import load_model
-    from .sampler.pipeline import DCVSRSampler
+    from .model.footage import decide_footage
+    from .sampler.pipeline import DCVSRSampler, check_frame
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
     settings = Settings.for_model(quality_defaults(model.info, args.quality), **overrides_from_args(args))
+    settings = decide_footage(model, settings, lambda i: check_frame(next(clip.frames(i, i + 1)), i, None),
+                              clip.num_frames, lambda text: print(f"dcvsr: {text}", file=sys.stderr))
     sampler = DCVSRSampler(model, settings)
     geo = sampler.geometry(clip.height, clip.width)
     if model.info.get("name") == "tiny":

@@ -40,6 +40,7 @@ def main() -> int:
     parser.add_argument("--crops", type=int, default=1000, help="crops per bank and scale")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--per-scale", action="store_true", help="a set of filters per scale in each bank")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     src = resolve_model_path(args.model)
@@ -47,14 +48,16 @@ def main() -> int:
     dataset = fitting_dataset(args.data)
     scales = tuple(float(v) for v in args.scale.split(","))
     started = time.monotonic()
-    restorer = fit_restorer(dataset, degradation_config(args.degradation), scales, args.crops, args.seed)
+    restorer = fit_restorer(dataset, degradation_config(args.degradation), scales, args.crops, args.seed,
+                            per_scale=args.per_scale)
 
     def build(work: Path) -> None:
         shutil.copytree(src, work, dirs_exist_ok=True, ignore=shutil.ignore_patterns("training", FOLDER))
         save_restorer(work / FOLDER, restorer)
         info["latent"] = {**info.get("latent", {}), "restorer": True}
         info["restorer"] = {"degradation": Path(args.degradation).name, "scales": list(scales),
-                            "crops": args.crops, "seed": args.seed, "sources": len(dataset.sources)}
+                            "crops": args.crops, "seed": args.seed, "sources": len(dataset.sources),
+                            "per_scale": args.per_scale}
         validate_info(info, work / DCVSR_JSON)
         write_json(work / DCVSR_JSON, info)
 

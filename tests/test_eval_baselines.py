@@ -68,10 +68,10 @@ def test_realistic_degradation(monkeypatch):
 
 
 def test_variants_and_clip_discovery(tmp_path):
-    assert R.parse_variants("default, no-sap,no-dssag,default") == ["default", "no-sap", "no-dssag"]
+    assert R.parse_variants("full, no-sap,no-dssag,full") == ["full", "no-sap", "no-dssag"]
     assert R.parse_variants("none") == []
     with pytest.raises(SettingsError, match="no-such"):
-        R.parse_variants("default,no-such")
+        R.parse_variants("full,no-such")
     assert R.VARIANTS["no-sap"] == {"sap": False} and R.VARIANTS["no-tap"] == {"tap": False}
     frame = Image.fromarray(np.zeros((8, 8, 3), np.uint8))
     for name in ("b", "a"):

@@ -15,7 +15,7 @@ pytest.importorskip("cv2")
 
 SIZES = {"a": (32, 32), "b": (32, 80)}  # (height, width); b is wide enough for two tiles of 8 latents
 FRAMES = 4
-METHODS = ["LR-bicubic", "Lanczos", "DC-VSR default", "DC-VSR no-sap"]
+METHODS = ["LR-bicubic", "Lanczos", "DC-VSR full", "DC-VSR no-sap"]
 
 
 def render(h: int, w: int, t: int) -> np.ndarray:
@@ -40,7 +40,7 @@ def evaluated(clip_set, tiny_model_dir, tmp_path_factory):
     report = tmp_path_factory.mktemp("report") / "out"
     argv = ["eval", "--hr", str(clip_set), "--scale", "4", "--report", str(report),
             "--model", str(tiny_model_dir), "--device", "cpu", "--dtype", "fp32",
-            "--threads", str(TORCH_THREADS), "--variants", "default,no-sap", "--steps", "2",
+            "--threads", str(TORCH_THREADS), "--variants", "full,no-sap", "--steps", "2",
             "--tile-size", "8", "--tile-frames", str(TEST_PRESET["tile_frames"])]
     return argv, report
 
@@ -60,8 +60,8 @@ def test_eval_writes_table_png_and_json(evaluated, clip_set, capsys):
     results = json.loads((report / "results.json").read_text())
     assert results["methods"] == METHODS and results["scale"] == 4 and results["degrade"] == "clean"
     assert results["settings"]["DC-VSR no-sap"]["sap"] is False
-    assert results["settings"]["DC-VSR default"]["sap"] is True
-    assert results["settings"]["DC-VSR default"]["steps"] == 2
+    assert results["settings"]["DC-VSR full"]["sap"] is True
+    assert results["settings"]["DC-VSR full"]["steps"] == 2
     clips = {c["name"]: c for c in results["clips"]}
     assert sorted(clips) == ["a", "b"]
     for name, clip in clips.items():
@@ -74,9 +74,9 @@ def test_eval_writes_table_png_and_json(evaluated, clip_set, capsys):
         assert m["LR-bicubic"]["psnr"] > 20 and m["Lanczos"]["psnr"] > 20
         assert m["ground truth"]["psnr"] is None and m["ground truth"]["warp_error"] < 1e-3
     # Clip a is a single tile (no seam lines); b has a tile border at column 64.
-    assert clips["a"]["metrics"]["DC-VSR default"]["seam"] is None
+    assert clips["a"]["metrics"]["DC-VSR full"]["seam"] is None
     assert clips["a"]["tile_border_lines"] == [0, 0] and clips["b"]["tile_border_lines"] == [0, 1]
-    assert clips["b"]["metrics"]["DC-VSR default"]["seam"] > 0
+    assert clips["b"]["metrics"]["DC-VSR full"]["seam"] > 0
     mean_psnr = results["mean"]["Lanczos"]["psnr"]
     assert mean_psnr == pytest.approx(np.mean([clips[n]["metrics"]["Lanczos"]["psnr"] for n in clips]))
 
@@ -113,7 +113,7 @@ def test_eval_baselines_only(clip_set, tmp_path, capsys):
 
 def test_eval_refuses_bad_requests_before_loading(clip_set, tmp_path, capsys):
     report = str(tmp_path / "r")
-    assert main(["eval", "--hr", str(clip_set), "--report", report, "--variants", "default,fast"]) == 2
+    assert main(["eval", "--hr", str(clip_set), "--report", report, "--variants", "full,fast"]) == 2
     assert "unknown variant 'fast'" in capsys.readouterr().err
     assert main(["eval", "--hr", str(tmp_path / "missing"), "--report", report]) == 2
     assert "no such file" in capsys.readouterr().err

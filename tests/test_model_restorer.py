@@ -93,6 +93,27 @@ def test_the_files_round_trip_and_bad_ones_are_refused(tmp_path):
         load_restorer(tmp_path / FOLDER)
 
 
+def test_a_bank_per_scale_applies_the_nearest_scale_and_round_trips(tmp_path):
+    x2, x4 = random_restorer(seed=1), random_restorer(seed=2)
+    r = Restorer(x2.strength_edges, x2.coherence_edges,
+                 {k: torch.stack([x2.banks[k], x4.banks[k]]) for k in FOOTAGE}, scales=(2.0, 4.0))
+    x = frames()
+    assert torch.equal(r.apply(x, "clean", 2.0), x2.apply(x, "clean"))
+    assert torch.equal(r.apply(x, "clean", 3.5), x4.apply(x, "clean"))  # nearest in log scale
+    with pytest.raises(ValueError, match="needs the scale"):
+        r.apply(x, "clean")
+    save_restorer(tmp_path / FOLDER, r)
+    back = load_restorer(tmp_path / FOLDER)
+    assert back.scales == (2.0, 4.0) and all(torch.equal(back.banks[k], r.banks[k]) for k in FOOTAGE)
+    config = json.loads((tmp_path / FOLDER / "config.json").read_text())
+    (tmp_path / FOLDER / "config.json").write_text(json.dumps({**config, "scales": [2.0]}))
+    with pytest.raises(ModelError, match=r"bank.auto must be finite and of shape \(1, 144, 50\)"):
+        load_restorer(tmp_path / FOLDER)
+    (tmp_path / FOLDER / "config.json").write_text(json.dumps({**config, "scales": [2.0, 2.0]}))
+    with pytest.raises(ModelError, match="scales must be a list of distinct scales"):
+        load_restorer(tmp_path / FOLDER)
+
+
 @pytest.fixture(scope="module")
 def restored_model_dir(tiny_model_dir, tmp_path_factory):
     """The tiny model with a restorer of strong random filters (so every bank visibly differs)."""
@@ -200,3 +221,6 @@ def test_fit_restorer_fits_every_bank_from_the_sources(tmp_path):
     assert not torch.equal(restorer.banks["clean"], restorer.banks["degraded"])
     save_restorer(tmp_path / FOLDER, restorer)
     assert torch.equal(load_restorer(tmp_path / FOLDER).banks["auto"], restorer.banks["auto"])
+    per_scale = fit_restorer(dataset, mixture, (2.0, 4.0), 4, log=lambda line: None, per_scale=True)
+    assert per_scale.scales == (2.0, 4.0) and per_scale.banks["clean"].shape == (2, BUCKETS, TAPS)
+    assert not torch.equal(per_scale.banks["clean"][0], per_scale.banks["clean"][1])

@@ -16,7 +16,7 @@ from dcvsr_engine.attention.layers import propagation_layers
 from dcvsr_engine.errors import ModelError, SettingsError
 from dcvsr_engine.model import default_model, layout, load_model, resolve_model_path
 from dcvsr_engine.model.nano import NANO_DEFAULTS, NANO_LATENT, NANO_PREVIEW, make_nano_base, nano_unet_config
-from dcvsr_engine.model.quality import GENERIC_PREVIEW, model_for, quality_defaults
+from dcvsr_engine.model.quality import GENERIC_PRESETS, model_for, quality_defaults
 from dcvsr_engine.server.dcvsr_renderer import DCVSRRenderer
 from dcvsr_engine.server.frame_cache import FrameCache
 from dcvsr_engine.server.renderer import ClipSpec
@@ -97,12 +97,17 @@ def test_without_a_shipped_model_nothing_installed_says_so(store, monkeypatch, t
 
 def test_quality_picks_the_model_and_the_preset():
     assert model_for(None, "full") is None and model_for(None, None) is None
+    assert model_for(None, "standard") is None
     assert model_for(None, "preview") == "nano" and model_for("mine", "preview") == "mine"
-    info = {"defaults": {"steps": 8, "tile_size": 32}, "presets": {"preview": {"steps": 2}}}
+    info = {"defaults": {"steps": 8, "tile_size": 32},
+            "presets": {"preview": {"steps": 2}, "standard": {"steps": 3, "start_sigma": 0.5}}}
     assert quality_defaults(info, "full") == {"steps": 8, "tile_size": 32}
     assert quality_defaults(info, "preview") == {"steps": 2, "tile_size": 32}
-    assert quality_defaults({"defaults": {"steps": 25}}, "preview") == GENERIC_PREVIEW
-    with pytest.raises(SettingsError, match="quality must be one of full, preview"):
+    assert quality_defaults(info, "standard") == {"steps": 3, "tile_size": 32, "start_sigma": 0.5}
+    assert quality_defaults(info, None) == quality_defaults(info, "standard")  # the default quality
+    assert quality_defaults({"defaults": {"steps": 25}}, "preview") == GENERIC_PRESETS["preview"]
+    assert quality_defaults({"defaults": {"steps": 25}}, "standard") == GENERIC_PRESETS["standard"]
+    with pytest.raises(SettingsError, match="quality must be one of full, standard, preview"):
         model_for(None, "draft")
 
 
@@ -114,10 +119,12 @@ def _open(renderer: DCVSRRenderer, **settings):
 def test_engine_sessions_take_a_quality(tiny_model_dir, tmp_path):
     renderer = DCVSRRenderer(model=str(tiny_model_dir), device="cpu", dtype="fp32",
                              cache=FrameCache(tmp_path / "cache", 0))
-    full = _open(renderer)
+    full = _open(renderer, quality="full")
+    standard = _open(renderer)  # the default quality
     preview = _open(renderer, quality="preview")  # the engine's named default model, its preview preset
     assert (full.settings.steps, full.settings.guidance) == (3, 0.5)  # the tiny model's defaults
-    assert (preview.settings.steps, preview.settings.guidance) == (4, 0.0)  # GENERIC_PREVIEW
+    assert standard.settings.steps == GENERIC_PRESETS["standard"]["steps"]  # tiny has no standard preset
+    assert (preview.settings.steps, preview.settings.guidance) == (4, 0.0)  # GENERIC_PRESETS
     assert _open(renderer, quality="preview", steps=3).settings.steps == 3  # explicit settings win
     with pytest.raises(SettingsError, match="quality must be one of"):
         _open(renderer, quality="draft")
@@ -148,5 +155,5 @@ def test_cli_preview_runs_nano_without_any_model_installed(store, tmp_path):
 def test_the_plugin_checks_quality_before_the_engine_sees_it():
     vsdcvsr = pytest.importorskip("vsdcvsr.options")
     assert vsdcvsr.settings_for_engine({"quality": "preview"}) == {"quality": "preview"}
-    with pytest.raises(vsdcvsr.OptionError, match="quality must be one of full, preview"):
+    with pytest.raises(vsdcvsr.OptionError, match="quality must be one of full, standard, preview"):
         vsdcvsr.settings_for_engine({"quality": "fast"})

@@ -28,11 +28,12 @@ def _setting(default: Any, help: str, *, choices: tuple | None = None, model_def
     })
 
 
-# What a user asks for besides the settings: "full" runs the chosen model with its defaults; "preview"
+# What a user asks for besides the settings: "full" runs the chosen model with its defaults; "standard"
+# (the default) runs the model's standard preset, fewer steps from a noised restored upscale; "preview"
 # runs the model's preview preset and, when no model is named, the small CPU model shipped with the
 # engine ("nano"): a fast look at a timeline, not the final render.
-QUALITIES = ("full", "preview")
-DEFAULT_QUALITY = "full"
+QUALITIES = ("full", "standard", "preview")
+DEFAULT_QUALITY = "standard"
 
 
 def check_quality(value: object) -> str:
@@ -53,6 +54,14 @@ class Settings:
         "auto", "what the input is, for models with a restorer (nano): 'clean' (sharp and noiseless, e.g. a "
         "downscale), 'degraded' (blurred, noisy or compressed), 'auto' (unknown: a compromise between them)",
         choices=("auto", "clean", "degraded"))
+    start_sigma: float = _setting(
+        0.0, "noise level sampling starts at: above 0, the condition's own picture (the restored upscale) "
+        "noised to this level (SDEdit), so the steps add detail to it; 0, pure noise at the model's "
+        "largest level", model_default=True, minimum=0.0)
+    static_noise: float = _setting(
+        0.0, "share of each frame's initial noise drawn from one clip-wide field where the condition does "
+        "not change from the neighbouring frame (0: independent noise per frame)", model_default=True,
+        minimum=0.0, maximum=1.0)
     tile_size: int = _setting(64, "spatial tile size in latent pixels (8 output pixels each)",
                               model_default=True, minimum=8)
     tile_frames: int = _setting(14, "temporal tile (window) length in frames", model_default=True, minimum=1)

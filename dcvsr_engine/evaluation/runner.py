@@ -29,13 +29,17 @@ from .baselines import BASELINES, crop_to_multiple, downscale_clean
 from .temporal import ReferenceMotion, tof, warping_error
 
 # Variant name -> Settings overrides applied on top of the model's defaults and the user's flags.
+# "full" is the model's dcvsr.json defaults (`--quality full`) and the no-* ablations switch one
+# mechanism off it; "standard" and "preview" are the model's presets as `--quality` runs them.
 VARIANTS: dict[str, dict[str, Any]] = {
-    "default": {},
+    "full": {},
     "no-sap": {"sap": False},
     "no-tap": {"tap": False},
     "no-dssag": {"dssag": False},
-    "preview": {},  # the model's preview preset as `--quality preview` runs it (over the shared flags)
+    "standard": {},
+    "preview": {},
 }
+QUALITY_VARIANTS = ("standard", "preview")
 BASELINE_NAMES = {"bicubic": "LR-bicubic", "lanczos": "Lanczos"}
 GROUND_TRUTH = "ground truth"
 METRICS = ("psnr", "ssim", "warp_error", "warp_edges", "tof", "seam", "hf")
@@ -150,20 +154,26 @@ def baseline_methods(scale: int) -> list[Method]:
     return [Method(BASELINE_NAMES[key], lambda lr, fn=fn: fn(lr, scale)) for key, fn in BASELINES.items()]
 
 
-def sampler_methods(model, variants: Sequence[str], overrides: dict[str, Any], scale: int) -> list[Method]:
+def sampler_methods(model, variants: Sequence[str], overrides: dict[str, Any], scale: int,
+                    log: Log | None = None) -> list[Method]:
     """One Method per variant: the DC-VSR sampler with the variant's settings overrides."""
+    from ..model.footage import decide_footage
     from ..model.quality import quality_defaults
     from ..sampler.pipeline import DCVSRSampler
     from ..settings import Settings
 
     methods = []
     for name in variants:
-        variant = quality_defaults(model.info, "preview") if name == "preview" else VARIANTS[name]
+        variant = quality_defaults(model.info, name) if name in QUALITY_VARIANTS else VARIANTS[name]
         values = {**overrides, **variant, "scale": float(scale)}
         settings = Settings.for_model(model.defaults, **values)
         sampler = DCVSRSampler(model, settings)
 
         def run(lr: np.ndarray, sampler=sampler) -> np.ndarray:
+            # footage=auto is decided per clip, as `dcvsr upscale` and the engine decide it
+            decided = decide_footage(model, sampler.settings, lambda i: lr[i], lr.shape[0], log)
+            if decided != sampler.settings:
+                sampler = DCVSRSampler(model, decided)
             return np.stack(list(sampler.upscale(iter(lr), lr.shape[0])))
 
         def borders(lr_h: int, lr_w: int, sampler=sampler) -> tuple[list[int], list[int]]:
@@ -308,7 +318,7 @@ def evaluate_clip(name: str, path: Path, gt: np.ndarray, scale: int, degrade: st
 
 
 def evaluate(paths: Iterable[str | Path], scale: int = 4, degrade: str = "clean", model=None,
-             variants: Sequence[str] = ("default",), overrides: dict[str, Any] | None = None,
+             variants: Sequence[str] = ("full",), overrides: dict[str, Any] | None = None,
              max_frames: int | None = None, log: Log | None = None) -> EvalReport:
     """Evaluate every clip of `paths` (see find_clips); `model` is a loaded DCVSRModel (needed
     when `variants` is not empty); `overrides` are Settings overrides shared by every variant."""
@@ -323,7 +333,7 @@ def evaluate(paths: Iterable[str | Path], scale: int = 4, degrade: str = "clean"
         raise SettingsError("sampler variants need a model")
     methods = baseline_methods(scale)
     if variants:
-        sampled = sampler_methods(model, variants, overrides, scale)
+        sampled = sampler_methods(model, variants, overrides, scale, log)
         methods += sampled
         layout = sampled[0]
         if model.info.get("name") == "tiny":

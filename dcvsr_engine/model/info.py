@@ -3,9 +3,10 @@
     {"format": 1, "name": ..., "description": ...,
      "latent": {"kind": "vae"}, "conditioning": {"image_embeds": "clip-mean"},
      "defaults": {<Settings field with model_default=True>: value, ...},
-     "presets": {"preview": {<the same kind of field>: value, ...}}}
+     "presets": {"preview": {<the same kind of field>: value, ...}, "standard": {...}}}
 
-A preset is applied over the defaults when a user asks for that quality (`--quality preview`).
+A preset is applied over the defaults when a user asks for that quality (`--quality preview`, or
+`standard`, the default quality).
 
 "latent" (see latent.py) is {"kind": "vae"} (the default when absent) or
 {"kind": "space_to_depth", "factor": 4, "scale": 1.0, "shift": 0.0, "residual": false,
@@ -27,7 +28,7 @@ FORMAT = 1
 LATENT_KINDS = ("vae", "space_to_depth")
 VAE_LATENT = {"kind": "vae"}
 IMAGE_EMBEDS = ("clip-mean",)
-PRESETS = ("preview",)
+PRESETS = ("preview", "standard")
 
 
 def make_info(name: str, description: str, defaults: dict[str, Any],

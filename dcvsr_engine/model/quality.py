@@ -1,10 +1,12 @@
 """`--quality`: which model and which of its setting presets a request runs.
 
-"full" is the named model (or the default one) with its dcvsr.json defaults. "preview" is the
-named model with its "preview" preset over its defaults, and when no model is named the shipped
-nano model, whose preview preset runs at about a frame per second at 960x540 on two CPU cores
-(bench/bench_nano.py). A model without a preview preset gets GENERIC_PREVIEW: fewer steps and no
-guidance pass.
+"full" is the named model (or the default one) with its dcvsr.json defaults. "standard", the default
+quality, is the same model with its "standard" preset over its defaults: fewer steps that start from
+the model's restored upscale noised to a moderate level (SDEdit), so that what a user gets without
+flags never loses the picture the condition already holds (docs/nano.md). "preview" is the named
+model with its "preview" preset over its defaults, and when no model is named the shipped nano model,
+whose preview preset runs at about a frame and a half per second at 960x540 on two CPU cores
+(bench/bench_nano.py). A model without such a preset gets GENERIC_PRESETS' entry.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from typing import Any
 from ..settings import DEFAULT_QUALITY, QUALITIES, check_quality
 from .layout import NANO
 
-__all__ = ["DEFAULT_QUALITY", "GENERIC_PREVIEW", "QUALITIES", "model_for", "quality_defaults"]
+__all__ = ["DEFAULT_QUALITY", "GENERIC_PRESETS", "QUALITIES", "model_for", "quality_defaults"]
 
-GENERIC_PREVIEW = {"steps": 4, "guidance": 0.0}
+# For models whose dcvsr.json has no preset of that quality: fewer steps; the preview without guidance.
+GENERIC_PRESETS: dict[str, dict[str, Any]] = {
+    "preview": {"steps": 4, "guidance": 0.0},
+    "standard": {"steps": 12},
+}
 
 
 def model_for(model: str | None, quality: str | None) -> str | None:
@@ -33,4 +39,4 @@ def quality_defaults(info: dict[str, Any], quality: str | None) -> dict[str, Any
     defaults = dict(info.get("defaults", {}))
     if quality == "full":
         return defaults
-    return {**defaults, **info.get("presets", {}).get(quality, GENERIC_PREVIEW)}
+    return {**defaults, **info.get("presets", {}).get(quality, GENERIC_PRESETS[quality])}

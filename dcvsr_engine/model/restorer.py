@@ -3,7 +3,8 @@
 RAISR-style hashed linear filters (Romano, Isidoro & Milanfar, "RAISR", 2016): each output pixel is
 its bicubic value plus a 7x7 filter over its bicubic neighbourhood (minus the pixel itself) and a
 bias, the filter chosen per pixel by the local gradient's angle (16 buckets), strength and coherence
-(3 each, from the structure tensor of the luma). Linear, so it is fitted in closed form in minutes
+(3 each, from the structure tensor of the luma), and, in a restorer fitted per scale (config.json
+"scales"), by the nearest fitted scale. Linear, so it is fitted in closed form in minutes
 (training/restorer.py) and runs in a fraction of a UNet pass.
 
 One bank of filters per kind of footage, chosen by the `footage` setting: "clean" (antialiased
@@ -22,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -70,7 +72,19 @@ def neighbourhood(frames: torch.Tensor) -> torch.Tensor:
 class Restorer:
     strength_edges: torch.Tensor   # (STRENGTHS - 1,) bucket edges of the gradient strength
     coherence_edges: torch.Tensor  # (COHERENCES - 1,)
-    banks: dict[str, torch.Tensor]  # footage -> (BUCKETS, TAPS) filters
+    banks: dict[str, torch.Tensor]  # footage -> (BUCKETS, TAPS) filters, or (len(scales), BUCKETS, TAPS)
+    classifier: Any = None  # footage.FootageClassifier deciding footage=auto per clip, or None
+    scales: tuple[float, ...] = ()  # the scales of a bank's per-scale filters; () one set for every scale
+
+    def filters(self, footage: str, scale: float | None) -> torch.Tensor:
+        """(BUCKETS, TAPS): the bank's filters for `scale` (per-scale banks: the nearest fitted scale)."""
+        bank = self.banks[footage]
+        if not self.scales:
+            return bank
+        if scale is None:
+            raise ValueError("this restorer has a bank per scale: apply() needs the scale")
+        nearest = min(range(len(self.scales)), key=lambda k: abs(math.log(self.scales[k] / scale)))
+        return bank[nearest]
 
     def bucket(self, frames: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) -> (N, H, W) filter index per pixel."""
@@ -81,9 +95,9 @@ class Restorer:
         return (a * STRENGTHS + s) * COHERENCES + c
 
     @torch.no_grad()
-    def apply(self, frames: torch.Tensor, footage: str = "auto") -> torch.Tensor:
-        """(N, 3, H, W) bicubic upscales in [0, 1] -> the restored frames, float32 in [0, 1]."""
-        bank = self.banks[footage].to(frames.device)
+    def apply(self, frames: torch.Tensor, footage: str = "auto", scale: float | None = None) -> torch.Tensor:
+        """(N, 3, H, W) bicubic upscales (by `scale`) in [0, 1] -> the restored frames, float32 in [0, 1]."""
+        bank = self.filters(footage, scale).to(frames.device)
         taps, bias = bank[:, :-1].T.contiguous(), bank[:, -1]
         centre = 1.0 - taps.sum(0)  # the frame's own weight: the taps act on neighbour - frame
         out = []
@@ -107,8 +121,13 @@ def save_restorer(folder: Path, restorer: Restorer) -> None:
     from .layout import write_json
 
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / CONFIG, {"kind": KIND, "side": SIDE, "angles": ANGLES, "strengths": STRENGTHS,
-                                 "coherences": COHERENCES, "footage": sorted(restorer.banks)})
+    config = {"kind": KIND, "side": SIDE, "angles": ANGLES, "strengths": STRENGTHS, "coherences": COHERENCES,
+              "footage": sorted(restorer.banks)}
+    if restorer.scales:
+        config["scales"] = list(restorer.scales)
+    if restorer.classifier is not None:
+        config["classifier"] = restorer.classifier.to_json()
+    write_json(folder / CONFIG, config)
     tensors = {"strength_edges": restorer.strength_edges, "coherence_edges": restorer.coherence_edges}
     tensors.update({f"bank.{name}": bank for name, bank in restorer.banks.items()})
     save_file({k: v.float().contiguous() for k, v in tensors.items()}, str(folder / WEIGHTS))
@@ -133,12 +152,24 @@ def load_restorer(folder: Path) -> Restorer:
         raise ModelError(f"missing model file: {path}")
     state = load_state([path], torch.float32, torch.device("cpu"))
     shapes = {"strength_edges": (STRENGTHS - 1,), "coherence_edges": (COHERENCES - 1,)}
-    shapes.update({f"bank.{name}": (BUCKETS, TAPS) for name in FOOTAGE})
+    scales = config.get("scales", [])
+    if not isinstance(scales, list) or not all(isinstance(v, (int, float)) and v >= 1 for v in scales) \
+            or len(set(scales)) != len(scales):
+        raise ModelError(f"{folder / CONFIG}: scales must be a list of distinct scales of at least 1, got "
+                         f"{scales!r}")
+    per_scale = (len(scales),) if scales else ()
+    shapes.update({f"bank.{name}": (*per_scale, BUCKETS, TAPS) for name in FOOTAGE})
     if set(state) != set(shapes):
         raise ModelError(f"{path}: tensors {sorted(state)}, expected {sorted(shapes)}")
     for key, shape in shapes.items():
         if tuple(state[key].shape) != shape or not torch.isfinite(state[key]).all():
             raise ModelError(f"{path}: {key} must be finite and of shape {shape}, got "
                              f"{tuple(state[key].shape)}")
+    classifier = None
+    if "classifier" in config:
+        from .footage import FootageClassifier
+
+        classifier = FootageClassifier.from_json(config["classifier"], str(folder / CONFIG))
     return Restorer(state["strength_edges"], state["coherence_edges"],
-                    {name: state[f"bank.{name}"] for name in FOOTAGE})
+                    {name: state[f"bank.{name}"] for name in FOOTAGE}, classifier,
+                    tuple(float(v) for v in scales))

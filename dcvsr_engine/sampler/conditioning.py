@@ -72,7 +72,7 @@ def condition_frames(model, lr: torch.Tensor, geo: Geometry, footage: str) -> to
     """What the latent space encodes as the condition: the padded bicubic upscale, refined by the model's
     restorer (the bank for `footage`) when it has one."""
     up = upscale_and_pad(lr, geo)
-    return up if model.restorer is None else model.restorer.apply(up, footage)
+    return up if model.restorer is None else model.restorer.apply(up, footage, geo.out_w / geo.in_w)
 
 
 @torch.no_grad()

@@ -4,12 +4,16 @@ Noise never depends on the order in which tiles, windows, segments or requests
 are processed, nor on the size of the clip: the latent plane is cut into fixed
 blocks, and each block's noise comes from its own generator seeded by
 (seed, frame, block row, block column). Generated on the CPU so every device
-starts from the same numbers.
+starts from the same numbers. With static noise (the `static_noise` setting) a
+frame's noise also draws on one clip-wide field where its condition does not
+change from the neighbouring frame of its canonical segment: still a function
+of the clip, never of the requests.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 
 import torch
 
@@ -37,3 +41,32 @@ def frame_noise(seed: int, frame: int, channels: int, height: int, width: int) -
 def clip_noise(seed: int, frames: range, channels: int, height: int, width: int) -> torch.Tensor:
     """Noise for consecutive frames: shape (len(frames), channels, height, width)."""
     return torch.stack([frame_noise(seed, f, channels, height, width) for f in frames])
+
+
+SHARED_FRAME = -1  # the frame index of the clip-wide field that static noise draws from
+STILL_SCALE = 0.02  # mean absolute change of a latent cell's condition (0..1 pixels) that halves stillness
+
+
+def stillness(condition: torch.Tensor, factor: int) -> torch.Tensor:
+    """(F, 3, H, W) condition frames (the restored upscale) -> (F, 1, H/factor, W/factor) in (0, 1]: how
+    little each latent cell changes from the previous frame of the batch (the first frame: from the
+    next), 1 where nothing changes. Measured on the condition, so noise in degraded input does not
+    count as change."""
+    change = (condition[1:] - condition[:-1]).abs().mean(1, keepdim=True)
+    if condition.shape[0] == 1:
+        change = torch.zeros_like(condition[:, :1])
+    else:
+        change = torch.cat([change[:1], change])
+    cell = torch.nn.functional.avg_pool2d(change, factor)
+    return torch.exp(-math.log(2.0) * (cell / STILL_SCALE) ** 2)
+
+
+def static_noise(noise: torch.Tensor, seed: int, still: torch.Tensor, share: float) -> torch.Tensor:
+    """Per-frame unit noise (F, C, h, w) with `share` x stillness of it drawn from one clip-wide field
+    (the same in every frame), the rest from each frame's own; variance stays 1 everywhere. Where the
+    picture stands still, frames then start from the same noise and come out alike (no flicker)."""
+    if share <= 0.0:
+        return noise
+    shared = frame_noise(seed, SHARED_FRAME, noise.shape[1], noise.shape[2], noise.shape[3])
+    w = (share * still).to(noise.dtype)
+    return w * shared.to(noise.device) + torch.sqrt(1.0 - w * w) * noise

@@ -5,9 +5,11 @@ For one segment:
     if it has one), encode them into the model's latent space
     (latent l; SVD's VAE, or see model/latent.py) and embed them with the
     image encoder;
- 2. start from noise that depends only on (seed, frame, latent position);
-    carried context frames start from, and stay pinned to, the previous
-    segment's trajectory;
+ 2. start from noise that depends only on (seed, frame, latent position)
+    (optionally shared between frames where the picture stands still), or,
+    with start_sigma, from the condition's own picture noised to that level
+    (SDEdit); carried context frames start from, and stay pinned to, the
+    previous segment's trajectory;
  3. for each step i: split into 64x64x14 tiles overlapping by half in space
     and time, denoise every tile with the UNet on [x_t ; l] (SAP on even
     steps, TAP on odd steps, forward and backward in turn; classifier-free
@@ -35,7 +37,7 @@ from ..errors import InputError
 from ..settings import Settings
 from .carry import CarriedState
 from .conditioning import Geometry, condition_frames, image_embeddings
-from .noise import clip_noise
+from .noise import clip_noise, static_noise, stillness
 from .plan import Plan
 from .schedule import Schedule
 from .segments import Segment
@@ -57,7 +59,7 @@ class DCVSRSampler:
 
     def __init__(self, model, settings: Settings):
         self.model, self.settings = model, settings
-        self.schedule = Schedule.from_scheduler(model.scheduler, settings.steps)
+        self.schedule = Schedule.from_scheduler(model.scheduler, settings.steps, settings.start_sigma)
         self.gammas = (gamma_schedule(self.schedule.sigmas, settings.dssag_rho, settings.dssag_direction,
                                       settings.dssag_gamma_max)
                        if settings.dssag else [0.0] * settings.steps)
@@ -99,7 +101,8 @@ class DCVSRSampler:
 
         # 1. Conditioning: LR latent l and image embeddings, the carried context first.
         lr = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).to(device)
-        cond = model.latent.encode_condition(condition_frames(model, lr, geo, s.footage))
+        restored = condition_frames(model, lr, geo, s.footage)
+        cond = model.latent.encode_condition(restored)
         embeds = image_embeddings(model, lr)
         if context:
             cond = torch.cat([carry.cond_latents.to(device), cond])
@@ -108,7 +111,12 @@ class DCVSRSampler:
         # 2. Initial latents.
         h, w = geo.latent_hw
         noise = clip_noise(s.seed, range(segment.start, segment.stop), model.latent.channels, h, w).to(device)
-        x = noise * self.schedule.init_noise_sigma
+        if s.static_noise > 0.0:
+            noise = static_noise(noise, s.seed, stillness(restored, model.latent.factor), s.static_noise)
+        if s.start_sigma > 0.0:  # SDEdit: the restored upscale's own latent, noised to start_sigma
+            x = model.latent.encode_target(restored, cond[context:]) + noise * self.schedule.sigmas[0]
+        else:
+            x = noise * self.schedule.init_noise_sigma
         if context:
             x = torch.cat([carry.trajectory[0].to(device, x.dtype), x])
 

@@ -24,7 +24,14 @@ class Schedule:
     prediction_type: str
 
     @classmethod
-    def from_scheduler(cls, scheduler, steps: int) -> Schedule:
+    def from_scheduler(cls, scheduler, steps: int, start_sigma: float = 0.0) -> Schedule:
+        """The scheduler's sigmas for `steps` steps; with `start_sigma` > 0 they start there instead of
+        at the model's sigma_max (SDEdit: the same Karras spacing over the shorter range)."""
+        if start_sigma > 0.0:
+            top = getattr(scheduler.config, "sigma_max", None)
+            if top is not None and start_sigma > top:
+                raise ModelError(f"start_sigma {start_sigma:g} is above the model's sigma_max {top:g}")
+            scheduler = type(scheduler).from_config(scheduler.config, sigma_max=float(start_sigma))
         scheduler.set_timesteps(steps)
         prediction = scheduler.config.prediction_type
         if prediction not in ("v_prediction", "epsilon"):

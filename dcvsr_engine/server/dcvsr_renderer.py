@@ -38,6 +38,7 @@ import torch
 
 from .. import __version__
 from ..errors import DCVSRError, SettingsError
+from ..model.footage import decide_footage
 from ..model.quality import model_for, quality_defaults
 from ..sampler.carry import CarriedState
 from ..sampler.pipeline import DCVSRSampler, check_frame
@@ -201,7 +202,9 @@ class DCVSRSession(RenderSession):
         self.cache = cache
         self.stats = stats
         self.dtype = np.dtype(_CLIP_DTYPES[spec.dtype])
+        self.model = model
         self.sampler = DCVSRSampler(model, settings)
+        self._footage_open = settings.footage == "auto"  # decided from the clip before the first render
         try:
             self.geo = self.sampler.geometry(spec.height, spec.width)
             self.segments = self.sampler.segments(spec.frames, spec.cuts)
@@ -214,13 +217,32 @@ class DCVSRSession(RenderSession):
         self._chain_start: list[int] = []
         for seg in self.segments:
             self._chain_start.append(self._chain_start[-1] if seg.context else seg.index)
-        self._chain_key = self.sampler.chain_key(self.geo)
         self._tiles = len(self.sampler.plan.spatial_grid(self.geo).tiles)
-        self._base = session_base_key(settings, model.fingerprint, model.device, model.dtype,
-                                      torch.get_num_threads(), spec.dtype, (spec.height, spec.width))
+        self._keyed()
         self._keys: dict[int, str] = {}  # segment -> key, known for a prefix of each chain
         self._last_output: tuple[str, np.ndarray] | None = None  # (key, the segment's frames)
         self._last_carry: tuple[str, CarriedState] | None = None  # (key of the segment that made it, state)
+
+    def _keyed(self) -> None:
+        """The keys that depend on the settings (footage=auto changes them once it is decided)."""
+        model = self.model
+        self._chain_key = self.sampler.chain_key(self.geo)
+        self._base = session_base_key(self.settings, model.fingerprint, model.device, model.dtype,
+                                      torch.get_num_threads(), self.spec.dtype, (self.spec.height, self.spec.width))
+
+    def _decide_footage(self, sources: SourceFn) -> None:
+        """footage=auto: decide the clip's kind from frames that depend only on its length (model/footage.py),
+        before any key is made, so every request order gets the same decision and keys."""
+        if not self._footage_open:
+            return
+        decided = decide_footage(self.model, self.settings,
+                                 lambda i: check_frame(np.array(sources(i)), i, self.geo), self.spec.frames,
+                                 lambda text: log.info("%s: %s", self.spec.clip[:40], text))
+        self._footage_open = False
+        if decided != self.settings:
+            self.settings = decided
+            self.sampler = DCVSRSampler(self.model, decided)
+            self._keyed()
 
     # -- planning (pure) -------------------------------------------------------------------------
     def _targets(self, start: int, stop: int) -> range:
@@ -277,6 +299,7 @@ class DCVSRSession(RenderSession):
     def render(self, start: int, stop: int, sources: SourceFn, progress: ProgressFn,
                cancelled: CancelledFn) -> Iterator[tuple[int, np.ndarray]]:
         targets = self._targets(start, stop)
+        self._decide_footage(sources)
         held = self._hash(targets, sources)
         _, planned = self._schedule(start, stop)
         total = sum(self._passes(j) for j in planned)

@@ -89,19 +89,21 @@ def bucket_edges(up: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def fit_restorer(dataset: ClipDataset, mixture: DegradeConfig, scales: tuple[float, ...], crops: int,
-                 seed: int = 0, log: Callable[[str], None] = print) -> Restorer:
-    """One bank per kind of footage, each from `crops` crops at every scale (own seeds per bank and scale)."""
+                 seed: int = 0, log: Callable[[str], None] = print, per_scale: bool = False) -> Restorer:
+    """One bank per kind of footage, each from `crops` crops at every scale (own seeds per bank and scale);
+    with `per_scale`, each bank holds one set of filters per scale, fitted on that scale's crops only."""
     configs = footage_configs(mixture)
     _, up = draw_pairs(dataset, configs["auto"], scales[-1], min(crops, 200), seed)
-    restorer = Restorer(*bucket_edges(up), {})
+    restorer = Restorer(*bucket_edges(up), {}, scales=tuple(scales) if per_scale else ())
     for b, name in enumerate(FOOTAGE):
-        equations = NormalEquations()
+        equations = [NormalEquations() for _ in (scales if per_scale else scales[:1])]
         for s, scale in enumerate(scales):
             stream = int(np.random.default_rng([seed, b, s]).integers(2**62))
             hr, up = draw_pairs(dataset, configs[name], scale, crops, stream)
             for i in range(0, crops, CHUNK):
-                equations.add(restorer, hr[i:i + CHUNK], up[i:i + CHUNK])
-        restorer.banks[name] = equations.solve()
+                equations[s if per_scale else 0].add(restorer, hr[i:i + CHUNK], up[i:i + CHUNK])
+        solved = [e.solve() for e in equations]
+        restorer.banks[name] = torch.stack(solved) if per_scale else solved[0]
         at = "/".join(f"x{s:g}" for s in scales)
-        log(f"restorer: fitted the {name!r} bank on {crops} crops at {at}")
+        log(f"restorer: fitted the {name!r} bank on {crops} crops at {at}" + (", per scale" if per_scale else ""))
     return restorer

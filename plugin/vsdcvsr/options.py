@@ -18,8 +18,9 @@ SESSION_OPTIONS = {
     "model": "the model: an installed model's name or a model folder (None: the engine's default model)",
     "device": "the engine's device: 'cpu', 'cuda', 'cuda:1', 'mps' or 'auto' (None: the engine's choice)",
     "dtype": "the engine's compute type: 'fp32', 'fp16', 'bf16' or 'auto' (None: the engine's choice)",
-    "quality": "'full' (None) or 'preview': the model's fast preset, and the small CPU model 'nano' when no "
-               "model is named (for scrubbing a timeline; render the final with 'full')",
+    "quality": "'standard' (None): the model's standard preset (a few steps from its restored upscale); "
+               "'full': the model's full sampling; 'preview': the model's fast preset, and the small CPU model "
+               "'nano' when no model is named (for scrubbing a timeline)",
 }
 PLUGIN_OPTIONS = {
     "format": "output format (a vs.PresetVideoFormat, format id or VideoFormat); None: the input's format",
