@@ -10,9 +10,9 @@
 3. The ratio preview / CNN.
 4. `--quality standard`, the default (nano's standard preset), the same way.
 With --full, also `--quality full` (nano's dcvsr.json defaults: guidance with DSSAG, SAP over
-256-pixel tiles) on fewer frames. With --unets, the architecture choice instead: seconds per frame of one UNet pass
-over a 6-frame window at 960x544 for nano's UNet and the candidates it was chosen from (random
-weights; the latent factor sets the latent size and channels).
+256-pixel tiles) on fewer frames. With --unets, the architecture choice instead: seconds per frame
+of one UNet pass over a 6-frame window at 960x544 for nano's UNet and the candidates it was chosen
+from (random weights; the latent factor sets the latent size and channels).
 
     python bench/bench_nano.py [--frames 16] [--threads 2] [--model nano] [--full] [--unets]
 """
@@ -30,11 +30,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "client")]
 
+from dcvsr_protocol.settings import Settings  # noqa: E402
+
 from dcvsr_engine.model import load_model  # noqa: E402
 from dcvsr_engine.model.nano import nano_unet_config  # noqa: E402
 from dcvsr_engine.model.quality import quality_defaults  # noqa: E402
 from dcvsr_engine.sampler.pipeline import DCVSRSampler  # noqa: E402
-from dcvsr_engine.settings import Settings  # noqa: E402
 
 OUT_W, OUT_H = 960, 540
 
@@ -147,8 +148,8 @@ def main() -> int:
         print(f"  x{scale}: preview {preview:.2f} frames/s ({passes:.2f} UNet passes per frame); small CNN "
               f"{cnn:.2f} frames/s; preview / CNN = {preview / cnn:.3f}")
         standard, passes = sampler_rate(model, "standard", scale, args.frames)
-        print(f"  x{scale}: standard (the default) {standard:.2f} frames/s ({passes:.2f} UNet passes per frame); "
-              f"standard / CNN = {standard / cnn:.3f}")
+        print(f"  x{scale}: standard (the default) {standard:.2f} frames/s ({passes:.2f} UNet passes per "
+              f"frame); standard / CNN = {standard / cnn:.3f}")
         if args.full:
             full, passes = sampler_rate(model, "full", scale, max(4, args.frames // 2))
             print(f"  x{scale}: full quality {full:.3f} frames/s ({passes:.2f} UNet tile passes per frame)")

@@ -8,10 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import DCVSRError, InputError
+from dcvsr_protocol.errors import DCVSRError, InputError
+from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
+
 from .model.layout import NANO
 from .model.quality import model_for, quality_defaults
-from .settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
 
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 
@@ -49,9 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr, or the "
                     "shipped nano model when dc-vsr is not installed)")
     up.add_argument("--quality", choices=QUALITIES, default=DEFAULT_QUALITY,
-                    help="standard (default): the model's standard preset, a few steps that add detail to its "
-                    "restored upscale; full: the model's full sampling; preview: the model's fast preset, on "
-                    "the nano CPU model unless --model is given")
+                    help="standard (default): the model's standard preset, a few steps that add detail to "
+                    "its restored upscale; full: the model's full sampling; preview: the model's fast preset, "
+                    "on the nano CPU model unless --model is given")
     up.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     up.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     up.add_argument("--threads", type=int, help="torch CPU threads (part of what makes output bit-identical)")
@@ -83,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--report", type=Path, required=True, metavar="DIR", help="folder for the report")
     ev.add_argument("--degrade", default="clean", choices=("clean", "realistic"))
     ev.add_argument("--variants", default="full",
-                    help="comma-separated: full (the model's defaults), no-sap, no-tap, no-dssag (full with one "
-                    "mechanism off), standard, preview (the model's presets); none for baselines only")
+                    help="comma-separated: full (the model's defaults), no-sap, no-tap, no-dssag (full with "
+                    "one mechanism off), standard, preview (the model's presets); none for baselines only")
     ev.add_argument("--frames", type=int, help="use at most this many frames of each clip")
     ev.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr, or the "
                     "shipped nano model when dc-vsr is not installed)")
@@ -125,7 +126,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     settings = decide_footage(model, settings, lambda i: check_frame(next(clip.frames(i, i + 1)), i, None),
                               clip.num_frames, lambda text: print(f"dcvsr: {text}", file=sys.stderr))
     sampler = DCVSRSampler(model, settings)
-    geo = sampler.geometry(clip.height, clip.width)
+    geo = sampler.plan.geometry(clip.height, clip.width)
     if model.info.get("name") == "tiny":
         print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",
               file=sys.stderr)

@@ -69,7 +69,8 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.monotonic()
-    dataset = ClipDataset(expand_sources(read_sources(args.data), 2, args.crop), DataConfig(frames=2, crop=args.crop))
+    sources = expand_sources(read_sources(args.data), 2, args.crop)
+    dataset = ClipDataset(sources, DataConfig(frames=2, crop=args.crop))
     mixture = degradation_config(str(ROOT / "scripts" / "nano_degradation.json"))
     kinds = {"clean": CLEAN, "realistic": degradation_config("realistic"),
              "nano-degraded": replace(mixture, clean_prob=0.0)}

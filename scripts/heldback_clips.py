@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Write held-back clips of the training sources, for choosing nano's settings with `dcvsr eval`.
 
-    .venv/bin/python scripts/heldback_clips.py DEST [--data sources.json] [--clips 6] [--frames 12] [--crop 224]
+    .venv/bin/python scripts/heldback_clips.py DEST [--data sources.json] [--clips 6] [--frames 12]
+                                               [--crop 224]
 
 Each clip is drawn as training draws them (a source, a crop, synthetic camera motion; video sources
 as they move), from seeds that training, the restorer's fit and the footage classifier's fit never

@@ -8,8 +8,9 @@ from fractions import Fraction
 import cv2
 import numpy as np
 import pytest
+from dcvsr_protocol.errors import ModelError
+from dcvsr_protocol.settings import Settings
 
-from dcvsr_engine.errors import ModelError
 from dcvsr_engine.model import layout, load_model
 from dcvsr_engine.model.footage import (
     FEATURES,
@@ -23,7 +24,6 @@ from dcvsr_engine.model.footage import (
 from dcvsr_engine.server.dcvsr_renderer import DCVSRRenderer, session_base_key
 from dcvsr_engine.server.frame_cache import FrameCache
 from dcvsr_engine.server.renderer import ClipSpec
-from dcvsr_engine.settings import Settings
 
 SHIPPED = layout.SHIPPED_DIR / layout.NANO
 
@@ -59,7 +59,7 @@ def noisy_compressed(clip: np.ndarray) -> np.ndarray:
     out = []
     for frame in clip:
         frame = cv2.GaussianBlur(frame, (0, 0), 0.8) + rng.normal(0, 8 / 255, frame.shape).astype(np.float32)
-        ok, data = cv2.imencode(".jpg", (np.clip(frame, 0, 1) * 255).round().astype(np.uint8),
+        _, data = cv2.imencode(".jpg", (np.clip(frame, 0, 1) * 255).round().astype(np.uint8),
                                 [cv2.IMWRITE_JPEG_QUALITY, 35])
         out.append(cv2.imdecode(data, cv2.IMREAD_COLOR).astype(np.float32) / 255)
     return np.stack(out)
@@ -86,7 +86,8 @@ def test_the_shipped_classifier_tells_a_clean_downscale_from_a_noisy_compressed_
     logged = []
     decided = decide_footage(nano, settings, lambda i: clean[i], len(clean), logged.append)
     assert decided.footage == "clean" and "footage auto: clean" in logged[0]
-    assert decide_footage(nano, settings, lambda i: noisy_compressed(clean)[i], len(clean)).footage == "degraded"
+    noisy = noisy_compressed(clean)
+    assert decide_footage(nano, settings, lambda i: noisy[i], len(clean)).footage == "degraded"
     explicit = Settings.for_model(nano.defaults, scale=2.0, footage="degraded")
     assert decide_footage(nano, explicit, lambda i: clean[i], len(clean)) is explicit  # asked for: kept
 
@@ -134,7 +135,8 @@ def test_a_classifier_fits_and_round_trips_and_a_bad_one_is_refused():
     x = rng.normal(size=(200, len(FEATURES)))
     y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(float)
     fitted = fit_classifier(x, y)
-    assert np.mean([fitted.decide(row) == ("degraded" if t else "clean") for row, t in zip(x, y)]) > 0.95
+    right = [fitted.decide(row) == ("degraded" if t else "clean") for row, t in zip(x, y, strict=True)]
+    assert np.mean(right) > 0.95
     assert FootageClassifier.from_json(fitted.to_json(), "here") == fitted
     with pytest.raises(ModelError, match="here: bad footage classifier"):
         FootageClassifier.from_json({**fitted.to_json(), "scale": [0.0] * len(FEATURES)}, "here")

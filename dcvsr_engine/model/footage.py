@@ -27,8 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from ..errors import ModelError
+from dcvsr_protocol.errors import ModelError
 
 PROBES = 8  # frames looked at per clip
 FEATURES = ("log_noise", "log_blockiness", "log_hf_share", "log_gradient")
@@ -64,7 +63,8 @@ def frame_features(frame: np.ndarray) -> np.ndarray:
     across = torch.cat([dx[:, on_x].flatten(), dy[on_y].flatten()]).mean().item()
     within = torch.cat([dx[:, ~on_x].flatten(), dy[~on_y].flatten()]).mean().item()
     hf = lap.abs().mean().item() / (grad.mean().item() + _EPS)
-    return np.log(np.array([noise + _EPS, (across + _EPS) / (within + _EPS), hf + _EPS, grad.mean().item() + _EPS]))
+    busy = grad.mean().item()
+    return np.log(np.array([noise + _EPS, (across + _EPS) / (within + _EPS), hf + _EPS, busy + _EPS]))
 
 
 def clip_features(frames: Sequence[np.ndarray]) -> np.ndarray:
@@ -143,5 +143,5 @@ def decide_footage(model: Any, settings: Any, read: Callable[[int], np.ndarray],
     if log is not None:
         p = restorer.classifier.degraded_probability(features)
         log(f"footage auto: {choice} (p(degraded) {p:.3f} from frames {probes}; "
-            + ", ".join(f"{n} {v:.3f}" for n, v in zip(FEATURES, features)) + ")")
+            + ", ".join(f"{n} {v:.3f}" for n, v in zip(FEATURES, features, strict=True)) + ")")
     return replace(settings, footage=choice)

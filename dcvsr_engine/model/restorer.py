@@ -27,8 +27,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
-from ..errors import ModelError
+from dcvsr_protocol.errors import ModelError
 
 KIND = "hashed_filters"
 FOOTAGE = ("auto", "clean", "degraded")  # the `footage` setting's choices

@@ -105,5 +105,6 @@ def fit_restorer(dataset: ClipDataset, mixture: DegradeConfig, scales: tuple[flo
         solved = [e.solve() for e in equations]
         restorer.banks[name] = torch.stack(solved) if per_scale else solved[0]
         at = "/".join(f"x{s:g}" for s in scales)
-        log(f"restorer: fitted the {name!r} bank on {crops} crops at {at}" + (", per scale" if per_scale else ""))
+        each = ", per scale" if per_scale else ""
+        log(f"restorer: fitted the {name!r} bank on {crops} crops at {at}{each}")
     return restorer

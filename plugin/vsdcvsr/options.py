@@ -1,4 +1,4 @@
-"""upscale()'s keyword arguments, generated from the one settings description (dcvsr_client.settings).
+"""upscale()'s keyword arguments, generated from the one settings description (dcvsr_protocol.settings).
 
 Every field of `Settings` becomes a keyword argument of the same name. Its default is the dataclass
 default, or None for the fields a model's dcvsr.json may override (None: the model's default).
@@ -11,16 +11,16 @@ import os
 from dataclasses import Field, fields
 from typing import Any
 
-from dcvsr_client.errors import SettingsError
-from dcvsr_client.settings import Settings, check_quality
+from dcvsr_protocol.errors import SettingsError
+from dcvsr_protocol.settings import Settings, check_quality
 
 SESSION_OPTIONS = {
     "model": "the model: an installed model's name or a model folder (None: the engine's default model)",
     "device": "the engine's device: 'cpu', 'cuda', 'cuda:1', 'mps' or 'auto' (None: the engine's choice)",
     "dtype": "the engine's compute type: 'fp32', 'fp16', 'bf16' or 'auto' (None: the engine's choice)",
     "quality": "'standard' (None): the model's standard preset (a few steps from its restored upscale); "
-               "'full': the model's full sampling; 'preview': the model's fast preset, and the small CPU model "
-               "'nano' when no model is named (for scrubbing a timeline)",
+               "'full': the model's full sampling; 'preview': the model's fast preset, and the small CPU "
+               "model 'nano' when no model is named (for scrubbing a timeline)",
 }
 PLUGIN_OPTIONS = {
     "format": "output format (a vs.PresetVideoFormat, format id or VideoFormat); None: the input's format",
