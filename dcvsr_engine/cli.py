@@ -51,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "shipped nano model when dc-vsr is not installed)")
     up.add_argument("--quality", choices=QUALITIES, default=DEFAULT_QUALITY,
                     help="standard (default): the model's standard preset, a few steps that add detail to "
-                    "its restored upscale; full: the model's full sampling; preview: the model's fast preset, "
-                    "on the nano CPU model unless --model is given")
+                    "its restored upscale; full: the model's full sampling; preview: the model's fast "
+                    "preset, on the nano CPU model unless --model is given")
     up.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     up.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     up.add_argument("--threads", type=int, help="torch CPU threads (part of what makes output bit-identical)")
