@@ -6,7 +6,7 @@
 Copies the checkpoint's model folder (not its training/ resume state) to
 dcvsr_engine/model/shipped/nano, names the data manifest's files relative to the training-data
 folder (DIR, default ~/.cache/dcvsr/training-data: where scripts/training_data.py puts them), takes
-the defaults and the preview preset from dcvsr_engine/model/nano.py, records how the checkpoint was
+the defaults and the presets from dcvsr_engine/model/nano.py, records how the checkpoint was
 trained (TEXT: the runs it was fine-tuned through), and refuses a folder over the 30 MB budget.
 Written beside the destination and renamed into place.
 """
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "client"))
 
 from dcvsr_engine.model.info import read_info, validate_info  # noqa: E402
 from dcvsr_engine.model.layout import DCVSR_JSON, NANO, SHIPPED_DIR, build_folder, write_json  # noqa: E402
-from dcvsr_engine.model.nano import NANO_DEFAULTS, NANO_PREVIEW  # noqa: E402
+from dcvsr_engine.model.nano import NANO_DEFAULTS, NANO_PRESETS  # noqa: E402
 
 BUDGET = 30 * 2**20
 MANIFEST = "data-manifest.json"
@@ -56,7 +56,8 @@ def main() -> int:
             f"nano: the small DC-VSR model trained by this project on a 2-core CPU (docs/nano.md) on "
             f"{len(manifest['sources'])} photos and clips from Debian packages ({MANIFEST}; licences: "
             f"{', '.join(manifest['licences'])}).")
-        info["defaults"], info["presets"] = dict(NANO_DEFAULTS), {"preview": dict(NANO_PREVIEW)}
+        info["defaults"] = dict(NANO_DEFAULTS)
+        info["presets"] = {name: dict(preset) for name, preset in NANO_PRESETS.items()}
         info["training"]["history"] = args.history
         validate_info(info, work / DCVSR_JSON)
         write_json(work / DCVSR_JSON, info)

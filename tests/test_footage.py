@@ -46,11 +46,16 @@ def natural_picture(size: int, seed: int) -> np.ndarray:
     return np.clip(picture, 0, 1).astype(np.float32)
 
 
+def panning_clip(frames: int, size: int = 256) -> np.ndarray:
+    """(frames, size, size, 3): a natural picture panning diagonally, 2 and 1 pixels a frame."""
+    big = natural_picture(size + 2 * frames, 0)
+    return np.stack([big[2 * t:2 * t + size, t:t + size] for t in range(frames)])
+
+
 def clean_clip(frames: int, size: int = 256, scale: int = 2) -> np.ndarray:
     """A panning clip downscaled as `dcvsr eval --degrade clean` does (area-averaged: antialiased)."""
-    big = natural_picture(size + 2 * frames, 0)
-    return np.stack([cv2.resize(big[2 * t:2 * t + size, t:t + size], (size // scale,) * 2,
-                                interpolation=cv2.INTER_AREA) for t in range(frames)])
+    return np.stack([cv2.resize(f, (size // scale,) * 2, interpolation=cv2.INTER_AREA)
+                     for f in panning_clip(frames, size)])
 
 
 def noisy_compressed(clip: np.ndarray) -> np.ndarray:

@@ -29,12 +29,22 @@ from .svd import svd_scheduler_config
 
 NANO = "nano"
 NANO_LATENT = {"kind": "space_to_depth", "factor": 8, "scale": 12.0, "residual": True, "detail_gain": 8.0}
-NANO_DEFAULTS = {"steps": 8, "tile_size": 32, "tile_frames": 8, "tile_overlap": 0.25, "frame_overlap": 0.25,
-                 "segment_frames": 32, "tap_frames": 2, "decode_chunk": 8, "fps_id": 6}
+# --quality full: DC-VSR's sampling (SAP, TAP, guidance with DSSAG) over 4 steps that start from the
+# restored upscale at sigma 0.3 (SDEdit) with noise shared between frames where the picture stands
+# still: on held-back clips it adds high frequencies at 0.34 dB under the standard quality; a start
+# at sigma 1 lost 1.5 dB (docs/nano.md, "Choosing the settings").
+NANO_DEFAULTS = {"steps": 4, "start_sigma": 0.3, "static_noise": 1.0, "tile_size": 32, "tile_frames": 8,
+                 "tile_overlap": 0.25, "frame_overlap": 0.25, "segment_frames": 32, "tap_frames": 2,
+                 "decode_chunk": 8, "fps_id": 6}
 # --quality preview: one denoising pass per window at 1 step, no guidance (so no DSSAG), one tile up to
 # 1088 px a side (no SAP needed). A second step would run at sigma 0.002, where the UNet's output (and
 # TAP's effect on it) is scaled by 0.002: it measured within 0.001 dB and cost 1.8x the time.
 NANO_PREVIEW = {"steps": 1, "guidance": 0.0, "tile_size": 136}
+# --quality standard, the default: one step from the restored upscale at nano's lowest noise level
+# (SDEdit), one tile per frame. On held-back training clips every higher start lost PSNR and SSIM to
+# it (docs/nano.md, "Choosing the settings"): this UNet's low-noise steps add more error than detail.
+NANO_STANDARD = {"steps": 1, "guidance": 0.0, "tile_size": 136, "start_sigma": 0.002}
+NANO_PRESETS = {"preview": NANO_PREVIEW, "standard": NANO_STANDARD}
 _D, _CD = "DownBlockSpatioTemporal", "CrossAttnDownBlockSpatioTemporal"
 _U, _CU = "UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"
 
@@ -59,5 +69,5 @@ def make_nano_base(dest: Path, seed: int = 0) -> Path:
     from .tiny import write_random_model
 
     info = make_info(NANO, "nano DC-VSR model, untrained (random weights): a base for `dcvsr train`.",
-                     NANO_DEFAULTS, latent=NANO_LATENT, presets={"preview": NANO_PREVIEW})
+                     NANO_DEFAULTS, latent=NANO_LATENT, presets=NANO_PRESETS)
     return write_random_model(dest, seed, nano_unet_config(), info, nano_scheduler_config())
