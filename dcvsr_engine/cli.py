@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from dcvsr_protocol.errors import DCVSRError, InputError
-from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
+from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, add_arguments, overrides_from_args
 
 from .model.layout import NANO
-from .model.quality import model_for, quality_defaults
+from .model.quality import model_for
 
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 
@@ -116,16 +116,14 @@ def run_upscale(args: argparse.Namespace) -> int:
     import torch
 
     from .model import load_model
-    from .model.footage import decide_footage
     from .sampler.pipeline import DCVSRSampler, check_frame
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
-    settings = Settings.for_model(quality_defaults(model.info, args.quality), **overrides_from_args(args))
-    settings = decide_footage(model, settings, lambda i: check_frame(next(clip.frames(i, i + 1)), i, None),
-                              clip.num_frames, lambda text: print(f"dcvsr: {text}", file=sys.stderr))
-    sampler = DCVSRSampler(model, settings)
+    sampler = DCVSRSampler.open(model, args.quality, **overrides_from_args(args)).for_clip(
+        lambda i: check_frame(next(clip.frames(i, i + 1)), i, None), clip.num_frames,
+        lambda text: print(f"dcvsr: {text}", file=sys.stderr))
     geo = sampler.plan.geometry(clip.height, clip.width)
     if model.info.get("name") == "tiny":
         print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",

@@ -86,14 +86,14 @@ def test_the_probed_frames_depend_only_on_the_clip_length():
 def test_the_shipped_classifier_tells_a_clean_downscale_from_a_noisy_compressed_one(nano):
     assert nano.restorer.classifier is not None
     clean = clean_clip(8)
-    settings = Settings.for_model(nano.defaults, scale=2.0)
+    settings = Settings.for_model(nano.defaults(), scale=2.0)
     assert settings.footage == "auto"
     logged = []
     decided = decide_footage(nano, settings, lambda i: clean[i], len(clean), logged.append)
     assert decided.footage == "clean" and "footage auto: clean" in logged[0]
     noisy = noisy_compressed(clean)
     assert decide_footage(nano, settings, lambda i: noisy[i], len(clean)).footage == "degraded"
-    explicit = Settings.for_model(nano.defaults, scale=2.0, footage="degraded")
+    explicit = Settings.for_model(nano.defaults(), scale=2.0, footage="degraded")
     assert decide_footage(nano, explicit, lambda i: clean[i], len(clean)) is explicit  # asked for: kept
 
 

@@ -165,14 +165,13 @@ def nano_model():
 
 
 def test_the_shipped_model_runs_every_quality(nano_model):
-    from dcvsr_protocol.settings import QUALITIES, Settings
+    from dcvsr_protocol.settings import QUALITIES
 
     from dcvsr_engine.sampler.pipeline import DCVSRSampler
 
     lr = list(np.random.default_rng(0).random((3, 12, 20, 3), dtype=np.float32))
     for quality in QUALITIES:
-        settings = Settings.for_model(quality_defaults(nano_model.info, quality), scale=2.0)
-        out = list(DCVSRSampler(nano_model, settings).upscale(iter(lr), len(lr)))
+        out = list(DCVSRSampler.open(nano_model, quality, scale=2.0).upscale(iter(lr), len(lr)))
         assert len(out) == 3 and out[0].shape == (24, 40, 3) and np.isfinite(out[0]).all(), quality
 
 
@@ -184,7 +183,7 @@ MARGIN_DB = 0.3
 @pytest.mark.parametrize("kind", ["clean", "degraded"])
 def test_the_default_quality_beats_bicubic_on_a_synthetic_downscale(nano_model, kind):
     import cv2
-    from dcvsr_protocol.settings import Settings
+    from dcvsr_protocol.settings import DEFAULT_QUALITY
 
     from dcvsr_engine.sampler.pipeline import DCVSRSampler
     from tests.test_footage import noisy_compressed, panning_clip
@@ -193,8 +192,9 @@ def test_the_default_quality_beats_bicubic_on_a_synthetic_downscale(nano_model, 
     lr = np.stack([cv2.resize(f, (64, 64), interpolation=cv2.INTER_AREA) for f in hr])
     if kind == "degraded":
         lr = noisy_compressed(lr)
-    settings = Settings.for_model(quality_defaults(nano_model.info, None), scale=2.0)  # footage auto
-    out = np.stack(list(DCVSRSampler(nano_model, settings).upscale(iter(lr), len(lr))))
+    sampler = DCVSRSampler.open(nano_model, DEFAULT_QUALITY, scale=2.0).for_clip(lambda i: lr[i], len(lr))
+    assert sampler.settings.footage == kind  # footage auto, decided for the clip
+    out = np.stack(list(sampler.upscale(iter(lr), len(lr))))
     bicubic = np.stack([cv2.resize(f, (128, 128), interpolation=cv2.INTER_CUBIC) for f in lr]).clip(0, 1)
 
     def psnr_y(x: np.ndarray) -> float:

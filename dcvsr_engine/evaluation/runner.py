@@ -157,25 +157,19 @@ def baseline_methods(scale: int) -> list[Method]:
 def sampler_methods(model, variants: Sequence[str], overrides: dict[str, Any], scale: int,
                     log: Log | None = None) -> list[Method]:
     """One Method per variant: the DC-VSR sampler with the variant's settings overrides."""
-    from dcvsr_protocol.settings import Settings
-
-    from ..model.footage import decide_footage
-    from ..model.quality import quality_defaults
     from ..sampler.pipeline import DCVSRSampler
 
     methods = []
     for name in variants:
-        variant = quality_defaults(model.info, name) if name in QUALITY_VARIANTS else VARIANTS[name]
-        values = {**overrides, **variant, "scale": float(scale)}
-        settings = Settings.for_model(model.defaults, **values)
-        sampler = DCVSRSampler(model, settings)
+        # a quality's preset wins over the shared flags, as `--quality` runs it
+        variant = model.defaults(name) if name in QUALITY_VARIANTS else VARIANTS[name]
+        sampler = DCVSRSampler.open(model, "full", **{**overrides, **variant, "scale": float(scale)})
+        settings = sampler.settings
 
         def run(lr: np.ndarray, sampler=sampler) -> np.ndarray:
             # footage=auto is decided per clip, as `dcvsr upscale` and the engine decide it
-            decided = decide_footage(model, sampler.settings, lambda i: lr[i], lr.shape[0], log)
-            if decided != sampler.settings:
-                sampler = DCVSRSampler(model, decided)
-            return np.stack(list(sampler.upscale(iter(lr), lr.shape[0])))
+            clip_sampler = sampler.for_clip(lambda i: lr[i], lr.shape[0], log)
+            return np.stack(list(clip_sampler.upscale(iter(lr), lr.shape[0])))
 
         def borders(lr_h: int, lr_w: int, sampler=sampler) -> tuple[list[int], list[int]]:
             geo = sampler.plan.geometry(lr_h, lr_w)
