@@ -54,7 +54,7 @@ def draw(dataset: ClipDataset, restorer, kinds: dict, samples: int, seed: int):
         lr = degrade(clip, kinds[name], scale, np.random.default_rng([seed, i, 1]))[:1].clamp(0, 1)
         rows.append(frame_features(lr[0].permute(1, 2, 0).numpy()))
         up = upscale_and_pad(lr, geometry(lr.shape[-2], lr.shape[-1], scale, 1, 1))
-        gains.append([psnr(restorer.apply(up, bank), clip[:1]) for bank in CLASSES])
+        gains.append([psnr(restorer.apply(up, bank, scale), clip[:1]) for bank in CLASSES])
         tags.append((name, scale))
     return np.stack(rows), np.array(gains), tags
 

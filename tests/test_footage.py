@@ -29,25 +29,26 @@ SHIPPED = layout.SHIPPED_DIR / layout.NANO
 
 
 def natural_picture(size: int, seed: int) -> np.ndarray:
-    """A picture with a natural image's 1/f spectrum and a few hard edges, (size, size, 3) in [0, 1]."""
+    """A piecewise-smooth picture as photographs are: a sky-like gradient, flat discs and boxes with
+    hard edges and a patch of fine texture (foliage-like), slightly soft; (size, size, 3) in [0, 1]."""
     rng = np.random.default_rng(seed)
-    f = np.fft.fftfreq(size)
-    radius = np.sqrt(f[:, None] ** 2 + f[None] ** 2)
-    radius[0, 0] = 1.0
-    channels = []
-    for _ in range(3):
-        spectrum = (rng.normal(size=(size, size)) + 1j * rng.normal(size=(size, size))) / radius ** 1.1
-        spectrum[0, 0] = 0
-        channels.append(np.real(np.fft.ifft2(spectrum)))
-    picture = np.stack(channels, -1)
-    picture = (picture - picture.mean()) / (picture.std() * 6) + 0.5
-    y, x = np.mgrid[:size, :size]
-    picture[(x + 2 * y) % 97 < 30] += 0.2  # slanted bands: edges
-    return np.clip(picture, 0, 1).astype(np.float32)
+    y, x = np.mgrid[:size, :size] / size
+    picture = ((0.3 + 0.4 * y)[..., None] * np.array([0.6, 0.7, 0.9])).astype(np.float32)
+    for _ in range(12):
+        cx, cy, r = rng.random(3) * [1.0, 1.0, 0.25]
+        picture[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = rng.random(3)
+    for _ in range(6):
+        x0, y0 = (rng.random(2) * size * 0.8).astype(int)
+        w, h = (rng.random(2) * size * 0.3 + 8).astype(int)
+        picture[y0:y0 + h, x0:x0 + w] = rng.random(3)
+    texture = cv2.GaussianBlur(rng.random((size, size)).astype(np.float32), (0, 0), 1.0)
+    patch = (x > 0.55) & (y > 0.55)
+    picture[patch] = (0.2 + 0.6 * texture[patch])[:, None] * np.array([0.4, 0.8, 0.3], np.float32)
+    return cv2.GaussianBlur(picture, (0, 0), 0.7)
 
 
 def panning_clip(frames: int, size: int = 256) -> np.ndarray:
-    """(frames, size, size, 3): a natural picture panning diagonally, 2 and 1 pixels a frame."""
+    """(frames, size, size, 3): a picture panning diagonally, 2 and 1 pixels a frame."""
     big = natural_picture(size + 2 * frames, 0)
     return np.stack([big[2 * t:2 * t + size, t:t + size] for t in range(frames)])
 

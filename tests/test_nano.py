@@ -79,7 +79,7 @@ def test_the_shipped_restorer_sharpens_a_clean_downscale_beyond_bicubic():
     up = F.interpolate(lr, size=(128, 128), mode="bicubic", align_corners=False).clamp(0, 1)
     inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))
     error = lambda out: ((out - picture)[inner] ** 2).mean().item()  # noqa: E731
-    assert error(restorer.apply(up, "clean")) < 0.95 * error(up)  # 0.92 when written
+    assert error(restorer.apply(up, "clean", 2.0)) < 0.95 * error(up)  # 0.92 when written
 
 
 def test_the_nano_base_is_a_model_folder_with_its_presets(tmp_path):
@@ -175,8 +175,8 @@ def test_the_shipped_model_runs_every_quality(nano_model):
         assert len(out) == 3 and out[0].shape == (24, 40, 3) and np.isfinite(out[0]).all(), quality
 
 
-# The default quality's margin over bicubic on these synthetic clips (PSNR-Y, dB), and what it measured
-# when written: clean 1.02, degraded 1.50.
+# The default quality's margin over bicubic on these synthetic x2 clips (PSNR-Y, dB); when written it
+# measured +1.73 dB on the clean downscale and +0.67 dB on the noisy, compressed one.
 MARGIN_DB = 0.3
 
 
