@@ -9,6 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from dcvsr_protocol.colour import ColourTags
 
 from dcvsr_engine.server.testing import EngineProcess
 
@@ -156,7 +157,7 @@ def noop_engine():
 def python_frames(engine, width, height, frames, start, stop, transport="shm") -> np.ndarray:
     with engine.connect() as client:
         session = client.open("py-render-test", width, height, frames, dtype="f32", channels=3,
-                              colour={"matrix": 1, "transfer": 1, "primaries": 1, "range": 1},
+                              colour=ColourTags(1, 1, 1, 1),
                               settings=NOOP_SETTINGS, transport=transport)
         out = [array for _i, array in session.render(start, stop, lambda i: source_frame(i, width, height))]
         session.close()
