@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dcvsr_protocol import Code, Kind, Message, MessageError, decode_payload
+from dcvsr_protocol import Code, Kind, Message, MessageError, decode_payload, endpoint
 from dcvsr_protocol.cbor import CBORError
 from dcvsr_protocol.colour import ColourTags
 from dcvsr_protocol.errors import EngineError, EngineGone, EngineStartError, ProtocolError
@@ -23,7 +23,7 @@ from dcvsr_protocol.paths import check_private, read_token, runtime_dir, socket_
 from dcvsr_protocol.transport.connection import ConnectionClosed, Sender, read_raw
 
 from . import __version__
-from .autostart import autostart_enabled, can_connect, start_engine
+from .autostart import autostart_enabled, start_engine
 
 DEFAULT_CONNECT_TIMEOUT = 60.0
 
@@ -44,6 +44,7 @@ class Client:
         self._closed = False
         self._rendering = False
         self._sessions: dict[int, Any] = {}
+        self.transport = "unix"  # how this connection reaches the engine: "unix" or "tcp"
 
     # -- connecting -------------------------------------------------------------------------
     @classmethod
@@ -59,21 +60,24 @@ class Client:
             check_private(directory)
         else:
             directory = runtime_dir()
-        path = socket_path(directory)
+        kind = endpoint.transport(directory)
+        where = f"socket {socket_path(directory)}" if kind == "unix" else \
+            f"loopback TCP, port file {directory / endpoint.PORT_NAME}"
         if autostart is None:
             autostart = autostart_enabled()
         for attempt in (0, 1):
-            sock = cls._open_socket(path)
+            sock = endpoint.connect(directory)
             if sock is None:
                 if not autostart:
-                    raise EngineStartError(f"no dcvsr engine is running (socket {path}) and "
+                    raise EngineStartError(f"no dcvsr engine is running ({where}) and "
                                            "DCVSR_AUTOSTART=0; start one with `dcvsr serve`")
                 start_engine(directory, timeout)
-                sock = cls._open_socket(path)
+                sock = endpoint.connect(directory)
                 if sock is None:
-                    raise EngineStartError(f"the engine started but its socket {path} refuses connections")
+                    raise EngineStartError(f"the engine started but refuses connections ({where})")
             sock.settimeout(min(timeout, 30.0))
             client = cls(sock, directory)
+            client.transport = kind
             try:
                 client._handshake()
             except EngineGone:
@@ -90,16 +94,6 @@ class Client:
             sock.settimeout(idle_timeout)
             return client
         raise AssertionError("unreachable")
-
-    @staticmethod
-    def _open_socket(path: Path) -> socket.socket | None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(os.fspath(path))
-        except OSError:
-            sock.close()
-            return None
-        return sock
 
     def _handshake(self) -> None:
         token = read_token(self.directory)
@@ -176,9 +170,15 @@ class Client:
     def open(self, clip: str, width: int, height: int, frames: int, *, fps: tuple[int, int] = (24, 1),
              dtype: str = "f16", channels: int = 3, layout: str = "interleaved",
              colour: ColourTags | None = None, settings: Mapping[str, Any] | None = None,
-             cuts: Sequence[int] = (), transport: str = "shm", out_slots: int | None = None) -> Any:
-        """Open a session for one clip. colour: its H.273 tags (unspecified, full range when not given)."""
+             cuts: Sequence[int] = (), transport: str | None = None, out_slots: int | None = None) -> Any:
+        """Open a session for one clip. colour: its H.273 tags (unspecified, full range when not given).
+
+        transport: how pixels travel, "shm" or "inline"; by default shm over a Unix socket and inline
+        over TCP (whose peer may not share this machine's shared memory namespace).
+        """
         from .session import Session
+
+        transport = transport or ("inline" if self.transport == "tcp" else "shm")
 
         fields = {"clip": clip, "width": width, "height": height, "frames": frames, "fps_num": fps[0],
                   "fps_den": fps[1], "dtype": dtype, "channels": channels, "layout": layout,
@@ -226,11 +226,10 @@ class Client:
 
 
 def wait_gone(directory: Path, timeout: float = 10.0) -> bool:
-    """After stop(): wait until the socket no longer accepts connections."""
+    """After stop(): wait until the engine no longer accepts connections."""
     deadline = time.monotonic() + timeout
-    path = socket_path(directory)
     while time.monotonic() < deadline:
-        if not can_connect(path):
+        if not endpoint.can_connect(directory):
             return True
         time.sleep(0.05)
     return False

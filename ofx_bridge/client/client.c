@@ -259,7 +259,6 @@ static int send_message(dcvsr_client *c, int kind, uint32_t request, cb_value *f
     for (int i = 0; i < b.n_ext && !rc; i++) {
         rc = dc_socket_send(c->sock, b.data + at, b.ext[i].at - at);
         if (!rc) rc = dc_socket_send(c->sock, b.ext[i].ptr, b.ext[i].len);
-        c->counters.inline_bytes_sent += b.ext[i].len;
         at = b.ext[i].at;
     }
     if (!rc) rc = dc_socket_send(c->sock, b.data + at, b.len - at);
@@ -669,6 +668,7 @@ static int serve_source(dcvsr_session *s, uint32_t rid, const dc_message *m, con
     if (c->inline_pixels) {
         if (cb->source(cb->ctx, frame, s->source_buffer, nbytes, err)) return DCVSR_ERR_SOURCE;
         c->counters.source_bytes_copied += nbytes;
+        c->counters.inline_bytes_sent += nbytes;
         cb_value fields[] = {cb_text("session"), cb_uint(s->id), cb_text("frame"), cb_uint(frame),
                              cb_text("seq"), cb_uint(seq), cb_text("data"), cb_bytes(s->source_buffer, nbytes)};
         cb_value map = cb_map(fields, 4);
