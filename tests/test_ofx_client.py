@@ -4,6 +4,8 @@ renders against a real engine compared with the Python client's."""
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import struct
 import subprocess
 
@@ -24,9 +26,11 @@ def c_programs():
     make("tests")
 
 
-def run(*args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def run(*args: str, stdin: str | None = None, timeout: float = 60,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = env or dict(os.environ, DCVSR_AUTOSTART="0")
     return subprocess.run([str(a) for a in args], input=stdin, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)
 
 
 # ---- tokens: the C test program's text form of a decoded value ----
@@ -194,3 +198,31 @@ def test_c_client_without_engine_and_autostart_off(tmp_path):
     directory.mkdir(mode=0o700)
     result = run(TEST_BIN / "render", directory, "unix", 8, 8, 4, 0, 1, tmp_path / "x.f32", timeout=30)
     assert result.returncode == 1 and "no dcvsr engine is running" in result.stdout
+
+
+def test_c_client_starts_an_engine_when_none_runs(tmp_path):
+    """The same rules as the Python client: DCVSR_ENGINE_CMD run in a new session, polled until ready."""
+    from dcvsr_client import Client
+
+    from dcvsr_engine.server.testing import child_env, engine_command, short_runtime_dir
+
+    directory = short_runtime_dir()
+    env = child_env(directory, DCVSR_ENGINE_CMD=shlex.join(engine_command()), DCVSR_AUTOSTART="1")
+    try:
+        result = run(TEST_BIN / "render", directory, "unix", 8, 8, 4, 0, 2, tmp_path / "x.f32", env=env,
+                     timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (directory / "engine.pid").exists()
+    finally:
+        with Client.connect(directory, autostart=False) as client:
+            client.stop()
+
+
+def test_c_client_reports_an_engine_that_cannot_start(tmp_path):
+    directory = tmp_path / "rt"
+    directory.mkdir(mode=0o700)
+    env = dict(os.environ, DCVSR_ENGINE_CMD="sh -c 'echo model folder is broken >&2; exit 3'",
+               DCVSR_AUTOSTART="1")
+    result = run(TEST_BIN / "render", directory, "unix", 8, 8, 4, 0, 1, tmp_path / "x.f32", env=env)
+    assert result.returncode == 1
+    assert "exited with status 3" in result.stdout and "model folder is broken" in result.stdout

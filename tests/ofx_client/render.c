@@ -70,7 +70,7 @@ int main(int argc, char **argv)
             settings[n].s = v;
         }
     }
-    dcvsr_connect_options o = {argv[1], argv[2], 0, 30, 120, "dcvsr-c render test"};
+    dcvsr_connect_options o = {argv[1], argv[2], -1, 60, 120, "dcvsr-c render test"}; /* DCVSR_AUTOSTART */
     dcvsr_client *client;
     dcvsr_error err = {0};
     if (dcvsr_connect(&o, &client, &err)) {
