@@ -85,6 +85,7 @@ def main() -> None:
         if choices:
             items = ", ".join(c_string(c) for c in choices)
             out.append(f"static const char *const DCVSR_{name.upper()}_CHOICES[] = {{{items}}};")
+            out.append(f"#define DCVSR_{name.upper()}_CHOICES_N {len(choices)}")
     out.append(f"static const double DCVSR_SCALE_FACTORS[] = {{{', '.join(repr(f) for f in SCALES)}}};")
     out += ["", "static const dcvsr_param_spec DCVSR_PARAMS[] = {"]
     for name, label, help_text, kind, default, lo, hi, choices in rows:
