@@ -350,6 +350,10 @@ dc_socket *dc_connect_unix(const char *path)
         close(fd);
         return NULL;
     }
+#ifdef SO_NOSIGPIPE
+    int on = 1; /* macOS has no MSG_NOSIGNAL: the socket itself must not raise SIGPIPE */
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on);
+#endif
     dc_socket *s = malloc(sizeof *s);
     if (!s) { close(fd); return NULL; }
     s->fd = fd;
@@ -384,6 +388,9 @@ dc_socket *dc_connect_tcp(const char *host, int port)
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef SO_NOSIGPIPE
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
 #endif
     dc_socket *s = malloc(sizeof *s);
     if (!s) {
