@@ -210,3 +210,94 @@ void store_pixel(const host_image *img, int x, int y, const float rgb[3], float 
     for (int c = 0; c < 3; c++) save(p + c * item, img->depth, premultiply ? rgb[c] * a : rgb[c]);
     if (img->channels == 4) save(p + 3 * item, img->depth, a);
 }
+
+int image_to_planes(const host_image *img, int rx1, int ry1, int w, int h, int premultiplied, float *rgb,
+                    float *alpha)
+{
+    size_t item = depth_size(img->depth), px = item * (size_t)img->channels;
+    int opaque = 1;
+    for (int row = 0; row < h; row++) {
+        int y = ry1 + (h - 1 - row); /* top-down frame, bottom-up image */
+        float *out = rgb ? rgb + (size_t)row * w * 3 : NULL;
+        float *a_out = alpha ? alpha + (size_t)row * w : NULL;
+        int inside_y = y >= img->y1 && y < img->y2;
+        int x0 = rx1 < img->x1 ? img->x1 : rx1, x1 = rx1 + w > img->x2 ? img->x2 : rx1 + w;
+        if (!inside_y || x0 >= x1) {
+            if (out) memset(out, 0, (size_t)w * 3 * sizeof(float));
+            if (a_out) memset(a_out, 0, (size_t)w * sizeof(float));
+            opaque = 0;
+            continue;
+        }
+        for (int x = rx1; x < x0; x++) { /* left of the bounds: transparent black */
+            if (out) out[3 * (x - rx1)] = out[3 * (x - rx1) + 1] = out[3 * (x - rx1) + 2] = 0.0f;
+            if (a_out) a_out[x - rx1] = 0.0f;
+            opaque = 0;
+        }
+        const uint8_t *p = img->data + (long)(y - img->y1) * img->row_bytes + (size_t)(x0 - img->x1) * px;
+        int four = img->channels == 4;
+        if (img->depth == DEPTH_FLOAT) { /* the common case: no per-sample switch */
+            for (int x = x0; x < x1; x++, p += px) {
+                float v[4];
+                memcpy(v, p, four ? 16 : 12);
+                float a = four ? v[3] : 1.0f;
+                if (a != 1.0f) opaque = 0;
+                if (out) {
+                    float *o = out + 3 * (x - rx1);
+                    if (premultiplied && four) {
+                        o[0] = a > 0.0f ? v[0] / a : 0.0f;
+                        o[1] = a > 0.0f ? v[1] / a : 0.0f;
+                        o[2] = a > 0.0f ? v[2] / a : 0.0f;
+                    } else {
+                        o[0] = v[0];
+                        o[1] = v[1];
+                        o[2] = v[2];
+                    }
+                }
+                if (a_out) a_out[x - rx1] = a;
+            }
+        } else {
+            for (int x = x0; x < x1; x++, p += px) {
+                float a = four ? load(p + 3 * item, img->depth) : 1.0f;
+                if (a != 1.0f) opaque = 0;
+                if (out) {
+                    float *o = out + 3 * (x - rx1);
+                    for (int c = 0; c < 3; c++) {
+                        float v = load(p + c * item, img->depth);
+                        o[c] = premultiplied && four ? (a > 0.0f ? v / a : 0.0f) : v;
+                    }
+                }
+                if (a_out) a_out[x - rx1] = a;
+            }
+        }
+        for (int x = x1; x < rx1 + w; x++) { /* right of the bounds */
+            if (out) out[3 * (x - rx1)] = out[3 * (x - rx1) + 1] = out[3 * (x - rx1) + 2] = 0.0f;
+            if (a_out) a_out[x - rx1] = 0.0f;
+            opaque = 0;
+        }
+    }
+    return opaque;
+}
+
+void store_row(const host_image *img, int x, int y, int n, const float *rgb, const float *alpha, float alpha_value,
+               int premultiply)
+{
+    if (n <= 0) return;
+    size_t item = depth_size(img->depth), px = item * (size_t)img->channels;
+    uint8_t *p = img->data + (long)(y - img->y1) * img->row_bytes + (size_t)(x - img->x1) * px;
+    int four = img->channels == 4;
+    if (img->depth == DEPTH_FLOAT) {
+        float *o = (float *)(void *)p;
+        for (int i = 0; i < n; i++) {
+            float a = alpha ? alpha[i] : alpha_value, m = premultiply ? a : 1.0f;
+            float v[4] = {rgb ? rgb[3 * i] * m : 0.0f, rgb ? rgb[3 * i + 1] * m : 0.0f, rgb ? rgb[3 * i + 2] * m : 0.0f, a};
+            memcpy(o, v, four ? 16 : 12);
+            o += img->channels;
+        }
+        return;
+    }
+    for (int i = 0; i < n; i++, p += px) {
+        float a = alpha ? alpha[i] : alpha_value, m = premultiply ? a : 1.0f;
+        for (int c = 0; c < 3; c++) save(p + c * item, img->depth, rgb ? rgb[3 * i + c] * m : 0.0f);
+        if (four) save(p + 3 * item, img->depth, a);
+    }
+}

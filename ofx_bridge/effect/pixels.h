@@ -29,6 +29,12 @@ uint16_t float_to_half(float f);
  * image is made straight (colour / alpha where alpha > 0). RGB images get alpha 1. */
 void image_to_rgba(const host_image *img, int rx1, int ry1, int w, int h, int premultiplied, float *rgba);
 
+/* Read the rectangle like image_to_rgba, but straight into tight RGB rows (rgb, may be NULL) and
+ * an alpha plane (alpha, may be NULL): one pass, no intermediate frame. Returns 1 when every
+ * alpha read is exactly 1 (an opaque frame), else 0. */
+int image_to_planes(const host_image *img, int rx1, int ry1, int w, int h, int premultiplied, float *rgb,
+                    float *alpha);
+
 /* Resample a top-down frame of `channels` floats per pixel from sw x sh to dw x dh with a tent
  * filter as wide as the scale (bilinear when enlarging, an area-like average when reducing). */
 void resample(const float *src, int sw, int sh, int channels, float *dst, int dw, int dh);
@@ -36,5 +42,10 @@ void resample(const float *src, int sw, int sh, int channels, float *dst, int dw
 /* Store one pixel (straight colour rgb, alpha a) into the image at pixel (x, y), converting to
  * its depth; premultiply multiplies the colour by alpha first. Integer depths round and clamp. */
 void store_pixel(const host_image *img, int x, int y, const float rgb[3], float a, int premultiply);
+
+/* Store n pixels of row y from x on: colour from tight RGB (NULL: black), alpha from a plane
+ * (NULL: alpha_value for every pixel), premultiplied on request. The depth is decided once per row. */
+void store_row(const host_image *img, int x, int y, int n, const float *rgb, const float *alpha, float alpha_value,
+               int premultiply);
 
 #endif

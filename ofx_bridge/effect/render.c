@@ -58,25 +58,29 @@ static int read_image(OfxPropertySetHandle h, host_image *img)
     return data && img->depth != DEPTH_UNKNOWN && img->channels ? 0 : -1;
 }
 
-/* The source frame at clip time t as RGBA at the engine's size (in j->eng, or j->frame). */
-static const float *fetch_frame(job *j, OfxTime t, dcvsr_error *err)
+/* Fetch the source image at clip time t; NULL (err set) when the host has none or it has a
+ * pixel format the effect cannot take. Release it with clipReleaseImage. */
+static OfxPropertySetHandle fetch(job *j, OfxTime t, host_image *img, dcvsr_error *err)
 {
-    const geometry *geo = j->geo;
     OfxPropertySetHandle h = NULL;
     if (g.effect->clipGetImage(j->in->source, t, NULL, &h) != kOfxStatOK || !h) {
         fail(err, 0, j, "the host gave no source frame at time %g", t);
         return NULL;
     }
-    host_image img;
-    int ok = read_image(h, &img) == 0;
-    if (ok) image_to_rgba(&img, geo->src_x1, geo->src_y1, geo->src_w, geo->src_h, j->premultiplied, j->frame);
-    g.effect->clipReleaseImage(h);
-    if (!ok) {
+    if (read_image(h, img)) {
+        g.effect->clipReleaseImage(h);
         fail(err, 1, j, "the source frame at time %g has a pixel format the effect cannot take (it takes RGB or "
              "RGBA in 8-bit, 16-bit, half or float)", t);
         return NULL;
     }
-    if (!geo->fit) return j->frame;
+    return h;
+}
+
+/* The source frame resized to the engine's size, RGBA (hosts that keep the project size). */
+static const float *engine_sized(job *j, const host_image *img)
+{
+    const geometry *geo = j->geo;
+    image_to_rgba(img, geo->src_x1, geo->src_y1, geo->src_w, geo->src_h, j->premultiplied, j->frame);
     resample(j->frame, geo->src_w, geo->src_h, 4, j->eng, geo->eng_w, geo->eng_h);
     return j->eng;
 }
@@ -84,16 +88,24 @@ static const float *fetch_frame(job *j, OfxTime t, dcvsr_error *err)
 static int source(void *ctx, uint64_t frame, void *dst, size_t nbytes, dcvsr_error *err)
 {
     job *j = ctx;
-    size_t n = (size_t)j->geo->eng_w * j->geo->eng_h;
+    const geometry *geo = j->geo;
+    size_t n = (size_t)geo->eng_w * geo->eng_h;
     if (nbytes != n * 3 * sizeof(float)) return fail(err, 0, j, "the engine's source frame size differs");
-    const float *rgba = fetch_frame(j, j->first + (double)frame, err);
-    if (!rgba) return -1;
+    host_image img;
+    OfxPropertySetHandle h = fetch(j, j->first + (double)frame, &img, err);
+    if (!h) return -1;
     float *out = dst;
-    for (size_t i = 0; i < n; i++) {
-        out[3 * i] = rgba[4 * i];
-        out[3 * i + 1] = rgba[4 * i + 1];
-        out[3 * i + 2] = rgba[4 * i + 2];
+    if (!geo->fit) { /* one pass from the host's image into the engine's slot */
+        image_to_planes(&img, geo->src_x1, geo->src_y1, geo->src_w, geo->src_h, j->premultiplied, out, NULL);
+    } else {
+        const float *rgba = engine_sized(j, &img);
+        for (size_t i = 0; i < n; i++) {
+            out[3 * i] = rgba[4 * i];
+            out[3 * i + 1] = rgba[4 * i + 1];
+            out[3 * i + 2] = rgba[4 * i + 2];
+        }
     }
+    g.effect->clipReleaseImage(h);
     return 0;
 }
 
@@ -113,18 +125,18 @@ static int sink(void *ctx, uint64_t frame, const void *pixels, size_t nbytes, dc
         colour = fitted;
     }
     int premultiply = j->premultiplied && j->out.channels == 4;
-    static const float black[3] = {0, 0, 0};
+    int fx0 = geo->dst_x1 + geo->fit_x, fx1 = fx0 + geo->fit_w; /* the picture's columns */
+    int px0 = j->window.x1 > fx0 ? j->window.x1 : fx0, px1 = j->window.x2 < fx1 ? j->window.x2 : fx1;
     for (int y = j->window.y1; y < j->window.y2; y++) {
         int fy = (geo->fit_h - 1) - (y - geo->dst_y1 - geo->fit_y); /* top-down row in the fitted frame */
-        for (int x = j->window.x1; x < j->window.x2; x++) {
-            int fx = x - geo->dst_x1 - geo->fit_x;
-            if (fx < 0 || fx >= geo->fit_w || fy < 0 || fy >= geo->fit_h) {
-                store_pixel(&j->out, x, y, black, 0.0f, 0); /* bars and anything outside: transparent */
-                continue;
-            }
-            size_t at = (size_t)fy * geo->fit_w + (size_t)fx;
-            store_pixel(&j->out, x, y, colour + 3 * at, j->alpha ? j->alpha[at] : 1.0f, premultiply);
+        if (fy < 0 || fy >= geo->fit_h || px0 >= px1) { /* bars and anything outside: transparent black */
+            store_row(&j->out, j->window.x1, y, j->window.x2 - j->window.x1, NULL, NULL, 0.0f, 0);
+            continue;
         }
+        store_row(&j->out, j->window.x1, y, px0 - j->window.x1, NULL, NULL, 0.0f, 0);
+        size_t at = (size_t)fy * geo->fit_w + (size_t)(px0 - fx0);
+        store_row(&j->out, px0, y, px1 - px0, colour + 3 * at, j->alpha ? j->alpha + at : NULL, 1.0f, premultiply);
+        store_row(&j->out, px1, y, j->window.x2 - px1, NULL, NULL, 0.0f, 0);
     }
     free(fitted);
     return 0;
@@ -136,18 +148,37 @@ static int aborted(void *ctx)
     return g.effect->abort(j->in->handle) != 0;
 }
 
-/* The alpha of the frame being rendered, resampled to the size its colour lands at. */
+/* The alpha of the frame being rendered, resampled to the size its colour lands at; left NULL
+ * (alpha 1 everywhere) when the frame is opaque. */
 static int prepare_alpha(job *j, OfxTime t, dcvsr_error *err)
 {
     const geometry *geo = j->geo;
-    const float *rgba = fetch_frame(j, t, err);
-    if (!rgba) return -1;
+    host_image img;
+    OfxPropertySetHandle h = fetch(j, t, &img, err);
+    if (!h) return -1;
     size_t n = (size_t)geo->eng_w * geo->eng_h;
     float *a = malloc(n * sizeof(float));
-    j->alpha = malloc((size_t)geo->fit_w * geo->fit_h * sizeof(float));
-    if (!a || !j->alpha) { free(a); return fail(err, 0, j, "out of memory"); }
-    for (size_t i = 0; i < n; i++) a[i] = rgba[4 * i + 3];
-    resample(a, geo->eng_w, geo->eng_h, 1, j->alpha, geo->fit_w, geo->fit_h);
+    if (!a) {
+        g.effect->clipReleaseImage(h);
+        return fail(err, 0, j, "out of memory");
+    }
+    int opaque;
+    if (!geo->fit) {
+        opaque = image_to_planes(&img, geo->src_x1, geo->src_y1, geo->src_w, geo->src_h, 0, NULL, a);
+    } else {
+        const float *rgba = engine_sized(j, &img);
+        opaque = 1;
+        for (size_t i = 0; i < n; i++) {
+            a[i] = rgba[4 * i + 3];
+            if (a[i] != 1.0f) opaque = 0;
+        }
+    }
+    g.effect->clipReleaseImage(h);
+    if (!opaque) {
+        j->alpha = malloc((size_t)geo->fit_w * geo->fit_h * sizeof(float));
+        if (!j->alpha) { free(a); return fail(err, 0, j, "out of memory"); }
+        resample(a, geo->eng_w, geo->eng_h, 1, j->alpha, geo->fit_w, geo->fit_h);
+    }
     free(a);
     return 0;
 }
@@ -250,7 +281,8 @@ OfxStatus action_render(OfxImageEffectHandle effect, OfxPropertySetHandle in_arg
     j.window.y1 = window[1] > j.out.y1 ? window[1] : j.out.y1;
     j.window.x2 = window[2] < j.out.x2 ? window[2] : j.out.x2;
     j.window.y2 = window[3] < j.out.y2 ? window[3] : j.out.y2;
-    if (j.out.channels == 4 && prepare_alpha(&j, t, &err)) goto failed;
+    int opaque_clip = premult && strcmp(premult, kOfxImageOpaque) == 0;
+    if (j.out.channels == 4 && !opaque_clip && prepare_alpha(&j, t, &err)) goto failed;
     w = worker_take(in, &spec, &err);
     if (!w) goto failed;
     uint64_t idx = (uint64_t)(t - first);

@@ -87,7 +87,14 @@ int main(int argc, char **argv)
     }
     j.out = fopen(argv[8], "wb");
     dcvsr_render_callbacks cb = {&j, source, sink, NULL, NULL};
-    int rc = dcvsr_render(session, (uint64_t)atoll(argv[6]), (uint64_t)atoll(argv[7]), &cb, &err);
+    /* DCVSR_RENDER_PER_FRAME=1: one request per frame, as an OpenFX host asks (benchmarks). */
+    const char *per_frame = getenv("DCVSR_RENDER_PER_FRAME");
+    uint64_t start = (uint64_t)atoll(argv[6]), stop = (uint64_t)atoll(argv[7]);
+    int rc = 0;
+    if (per_frame && *per_frame == '1')
+        for (uint64_t i = start; i < stop && !rc; i++) rc = dcvsr_render(session, i, i + 1, &cb, &err);
+    else
+        rc = dcvsr_render(session, start, stop, &cb, &err);
     fclose(j.out);
     uint32_t ow, oh;
     dcvsr_session_out_size(session, &ow, &oh);

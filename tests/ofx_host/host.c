@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ofx_host_api.h"
 
@@ -53,6 +54,17 @@ static void lock_drop(lock_t *l) { pthread_mutex_unlock(l); }
 static int lock_try(lock_t *l) { return pthread_mutex_trylock(l) == 0 ? 0 : -1; }
 static void lock_free(lock_t *l) { pthread_mutex_destroy(l); }
 #endif
+
+static double seconds(void)
+{
+#ifdef _WIN32
+    return (double)GetTickCount64() / 1000.0;
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+#endif
+}
 
 /* ---- options ---- */
 static struct {
@@ -347,9 +359,35 @@ typedef struct {
     uint8_t *memory;
     int output, released, in_use;
     int frame;
+    size_t bytes;
 } image;
 
+/* Image memory is reused, as hosts keep pools of image buffers (no page faults per frame). */
+static struct { void *p; size_t n; } pool[16];
+
+static void *take_buffer(size_t n)
+{
+    void *p = NULL;
+    lock_take(&big_lock);
+    for (int k = 0; k < 16; k++)
+        if (pool[k].p && pool[k].n == n) { p = pool[k].p; pool[k].p = NULL; break; }
+    lock_drop(&big_lock);
+    return p ? p : calloc(1, n);
+}
+
+static void give_buffer(void *p, size_t n)
+{
+    lock_take(&big_lock);
+    for (int k = 0; k < 16 && p; k++)
+        if (!pool[k].p) { pool[k].p = p; pool[k].n = n; p = NULL; }
+    lock_drop(&big_lock);
+    free(p);
+}
+
+static float *results; /* out_w x out_h x 4 per rendered frame, top-down */
 static image images[4096];
+static uint8_t *source_cache[256]; /* made source images by frame (with margins and row layout) */
+static uint8_t *output_fill;       /* what an output image holds before Render (0.25, or NaN) */
 static int n_images, fetched_source, fetched_output, released, violations, abort_polls;
 static _Thread_local int render_time = -1; /* the frame this thread is rendering */
 
@@ -381,9 +419,12 @@ static ofxh_status clip_get_handle(ofxh_effect *e, const char *name, ofxh_clip *
 
 static ofxh_status clip_props(ofxh_clip *c, ofxh_propset **ps) { *ps = &c->props; return OFXH_OK; }
 
+enum { D_BYTE, D_SHORT, D_HALF, D_FLOAT };
+static int depth_code = D_FLOAT; /* decided once: samples are converted in the hot loops */
+
 static size_t sample_bytes(void)
 {
-    return strcmp(opt.depth, "byte") == 0 ? 1 : strcmp(opt.depth, "float") == 0 ? 4 : 2;
+    return depth_code == D_BYTE ? 1 : depth_code == D_FLOAT ? 4 : 2;
 }
 
 static const char *depth_name(void)
@@ -430,7 +471,7 @@ static void put_sample(uint8_t *p, float v)
     case 1: p[0] = (uint8_t)lrintf(v * 255.0f); break;
     case 4: memcpy(p, &v, 4); break;
     default:
-        if (strcmp(opt.depth, "half") == 0) {
+        if (depth_code == D_HALF) {
             uint16_t h = to_half(v);
             memcpy(p, &h, 2);
         } else {
@@ -448,7 +489,7 @@ static float get_sample(const uint8_t *p)
     case 4: { float v; memcpy(&v, p, 4); return v; }
     default:
         memcpy(&s, p, 2);
-        return strcmp(opt.depth, "half") == 0 ? from_half(s) : s / 65535.0f;
+        return depth_code == D_HALF ? from_half(s) : s / 65535.0f;
     }
 }
 
@@ -477,7 +518,8 @@ static image *new_image(int x1, int y1, int w, int h, int output, int frame, uin
     int bw = w + 2 * m, bh = h + 2 * m;
     size_t px = sample_bytes() * (size_t)channels();
     long row = (long)(bw * px) + (strcmp(opt.rows, "padded") == 0 ? 64 : 0);
-    im->memory = calloc((size_t)bh, (size_t)row);
+    im->memory = take_buffer((size_t)bh * (size_t)row);
+    im->bytes = (size_t)bh * (size_t)row;
     uint8_t *base = im->memory;
     if (strcmp(opt.rows, "negative") == 0) { /* rows stored top-down: data at the last row, going back */
         base = im->memory + (size_t)(bh - 1) * (size_t)row;
@@ -529,18 +571,38 @@ static ofxh_status clip_get_image(ofxh_clip *clip, double time, const ofxh_rectd
     if (!im) return OFXH_ERR_MEMORY;
     int m = is_output ? 0 : opt.margin, bw = w + 2 * m, bh = h + 2 * m, nc = channels();
     size_t item = sample_bytes();
-    for (int yi = 0; yi < bh; yi++) {
-        uint8_t *p = data + (long)yi * row;
-        for (int xi = 0; xi < bw; xi++) {
-            int x = xi - m, y_top = (h - 1) - (yi - m); /* image rows go up; the pattern is top-down */
-            for (int c = 0; c < nc; c++, p += item) {
-                float v;
-                if (is_output) v = opt.nan_fill && item >= 2 && strcmp(opt.depth, "short") != 0 ? NAN : 0.25f;
-                else if (x < 0 || x >= w || y_top < 0 || y_top >= h) v = 0.5f; /* beyond the RoD: garbage */
-                else if (c < 3) v = pattern(frame, x, y_top, c) * (opt.premult ? alpha_at(x, w) : 1.0f);
-                else v = alpha_at(x, w);
-                put_sample(p, v);
+    long abs_row = row < 0 ? -row : row;
+    uint8_t *first_row = row < 0 ? data + (long)(bh - 1) * row : data; /* the lowest address */
+    /* Source frames are made once and copied from then on, as a host serves them from its cache. */
+    lock_take(&big_lock);
+    uint8_t **slot = is_output ? &output_fill : frame < 256 ? &source_cache[frame] : NULL;
+    uint8_t *cached = slot ? *slot : NULL;
+    lock_drop(&big_lock);
+    if (is_output && !opt.nan_fill && !results) {
+        /* A host hands out image memory as it comes (here: a reused buffer, whatever it holds). */
+    } else if (cached) {
+        memcpy(first_row, cached, (size_t)bh * (size_t)abs_row);
+    } else {
+        for (int yi = 0; yi < bh; yi++) {
+            uint8_t *p = data + (long)yi * row;
+            for (int xi = 0; xi < bw; xi++) {
+                int x = xi - m, y_top = (h - 1) - (yi - m); /* image rows go up; the pattern is top-down */
+                for (int c = 0; c < nc; c++, p += item) {
+                    float v;
+                    if (is_output) v = opt.nan_fill && (depth_code == D_HALF || depth_code == D_FLOAT) ? NAN : 0.25f;
+                    else if (x < 0 || x >= w || y_top < 0 || y_top >= h) v = 0.5f; /* beyond the RoD: garbage */
+                    else if (c < 3) v = pattern(frame, x, y_top, c) * (opt.premult ? alpha_at(x, w) : 1.0f);
+                    else v = alpha_at(x, w);
+                    put_sample(p, v);
+                }
             }
+        }
+        if (slot) {
+            uint8_t *copy = malloc((size_t)bh * (size_t)abs_row);
+            if (copy) memcpy(copy, first_row, (size_t)bh * (size_t)abs_row);
+            lock_take(&big_lock);
+            if (!*slot) *slot = copy; else free(copy);
+            lock_drop(&big_lock);
         }
     }
     lock_take(&big_lock);
@@ -550,7 +612,6 @@ static ofxh_status clip_get_image(ofxh_clip *clip, double time, const ofxh_rectd
     return OFXH_OK;
 }
 
-static float *results; /* out_w x out_h x 4 per rendered frame, top-down */
 
 static ofxh_status clip_release_image(ofxh_propset *ps)
 {
@@ -568,6 +629,10 @@ static ofxh_status clip_release_image(ofxh_propset *ps)
         for (int yi = 0; yi < h && slot >= 0; yi++) {
             const uint8_t *p = (const uint8_t *)data + (long)yi * row;
             float *dst = results + ((size_t)slot * h * w + (size_t)(h - 1 - yi) * w) * 4;
+            if (depth_code == D_FLOAT && nc == 4) {
+                memcpy(dst, p, (size_t)w * 16);
+                continue;
+            }
             for (int x = 0; x < w; x++, dst += 4) {
                 for (int c = 0; c < nc; c++) dst[c] = get_sample(p + ((size_t)x * nc + c) * item);
                 if (nc == 3) dst[3] = 1.0f;
@@ -577,7 +642,7 @@ static ofxh_status clip_release_image(ofxh_propset *ps)
     lock_take(&big_lock);
     im->released = 1;
     released++;
-    free(im->memory);
+    give_buffer(im->memory, im->bytes);
     propset_free(&im->props);
     im->in_use = 0;
     lock_drop(&big_lock);
@@ -888,6 +953,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: ofx_host BUNDLE OUT [options] (see host.c)\n");
         return 2;
     }
+    depth_code = strcmp(opt.depth, "byte") == 0 ? D_BYTE : strcmp(opt.depth, "short") == 0 ? D_SHORT
+               : strcmp(opt.depth, "half") == 0 ? D_HALF : D_FLOAT;
     char path[2048];
 #ifdef _WIN32
     snprintf(path, sizeof path, "%s\\Contents\\Win64\\DCVSR.ofx", opt.bundle);
@@ -991,8 +1058,10 @@ int main(int argc, char **argv)
 
     say("output %d %d\n", scaled(out_width()), scaled(out_height()));
     size_t frame_floats = (size_t)scaled(out_width()) * scaled(out_height()) * 4;
-    results = calloc(frame_floats * (size_t)(opt.n_render ? opt.n_render : 1), sizeof(float));
+    /* OUT "-": keep no output (benchmarks: a host would show the frame, not convert it). */
+    if (strcmp(opt.out, "-") != 0) results = calloc(frame_floats * (size_t)(opt.n_render ? opt.n_render : 1), sizeof(float));
     int n_threads = opt.threads < 1 ? 1 : opt.threads > 8 ? 8 : opt.threads;
+    double started = seconds();
     thread_t threads[8];
     slice slices[8];
     for (int k = 0; k < n_threads; k++) {
@@ -1012,6 +1081,7 @@ int main(int argc, char **argv)
         pthread_join(threads[k], NULL);
 #endif
     }
+    say("render-seconds %.6f\n", seconds() - started);
     call(N(kOfxImageEffectActionEndSequenceRender), &instance_effect, &seq, NULL);
     /* "Check Engine": an instance change from the user. */
     ofxh_propset changed = {0};
@@ -1028,7 +1098,7 @@ int main(int argc, char **argv)
     call(N(kOfxActionDestroyInstance), &instance_effect, NULL, NULL);
     call(N(kOfxActionUnload), NULL, NULL, NULL);
 
-    FILE *f = fopen(opt.out, "wb");
+    FILE *f = results ? fopen(opt.out, "wb") : NULL;
     if (f) {
         fwrite(results, sizeof(float), frame_floats * (size_t)opt.n_render, f);
         fclose(f);
