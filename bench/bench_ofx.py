@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "client")]
 from dcvsr_protocol.colour import ColourTags  # noqa: E402
 
 from dcvsr_engine.server.noop import NoOpRenderer  # noqa: E402
-from dcvsr_engine.server.testing import EngineProcess  # noqa: E402
+from tests.engine_process import EngineProcess  # noqa: E402
 
 RENDERERS = {"noop": "bench.bench_ofx:BridgeBenchRenderer",
              "nano": "dcvsr_engine.server.dcvsr_renderer:DCVSRRenderer"}

@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 from dcvsr_protocol.colour import ColourTags
 
-from dcvsr_engine.server.testing import EngineProcess
-
-from .ofx_build import TEST_BIN, make
-from .test_protocol_vectors import MESSAGE_VECTORS, REJECT_VECTORS, VECTORS, from_json, same
+from tests.engine_process import EngineProcess
+from tests.ofx_build import TEST_BIN, make
+from tests.test_protocol_vectors import MESSAGE_VECTORS, REJECT_VECTORS, VECTORS, from_json, same
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -204,7 +203,7 @@ def test_c_client_starts_an_engine_when_none_runs(tmp_path):
     """The same rules as the Python client: DCVSR_ENGINE_CMD run in a new session, polled until ready."""
     from dcvsr_client import Client
 
-    from dcvsr_engine.server.testing import child_env, engine_command, short_runtime_dir
+    from tests.engine_process import child_env, engine_command, short_runtime_dir
 
     directory = short_runtime_dir()
     env = child_env(directory, DCVSR_ENGINE_CMD=shlex.join(engine_command()), DCVSR_AUTOSTART="1")

@@ -16,11 +16,10 @@ import pytest
 from dcvsr_protocol import settings as settings_module
 from dcvsr_protocol.colour import ColourTags
 
-from dcvsr_engine.server.testing import EngineProcess
-
-from .conftest import TORCH_THREADS
-from .ofx_build import BRIDGE, BUNDLE, LINUX_PLUGIN, ROOT, TEST_BIN, make
-from .test_ofx_client import source_frame
+from tests.conftest import TORCH_THREADS
+from tests.engine_process import EngineProcess
+from tests.ofx_build import BRIDGE, BUNDLE, LINUX_PLUGIN, ROOT, TEST_BIN, make
+from tests.test_ofx_client import source_frame
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from dcvsr_engine.server.testing import EngineProcess
-
-from .conftest import TORCH_THREADS
-from .ofx_build import BUNDLE, TEST_BIN, make
-from .test_ofx_effect import DCVSR, HostRun, host
+from tests.conftest import TORCH_THREADS
+from tests.engine_process import EngineProcess
+from tests.ofx_build import BUNDLE, TEST_BIN, make
+from tests.test_ofx_effect import DCVSR, HostRun, host
 
 pytestmark = pytest.mark.timeout(300)
 

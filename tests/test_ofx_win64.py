@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dcvsr_engine.server.testing import EngineProcess, short_runtime_dir
-
-from .ofx_build import BUNDLE, WIN64_HOST, WIN64_PLUGIN, make
-from .test_ofx_effect import DCVSR, FRAMES, STEPS, H, HostRun, W, assert_same_rgb, python_frames
-from .test_ofx_failures import engine_env
+from tests.engine_process import EngineProcess, short_runtime_dir
+from tests.ofx_build import BUNDLE, WIN64_HOST, WIN64_PLUGIN, make
+from tests.test_ofx_effect import DCVSR, FRAMES, STEPS, H, HostRun, W, assert_same_rgb, python_frames
+from tests.test_ofx_failures import engine_env
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -12,9 +12,8 @@ from dcvsr_protocol import Code, Kind, Message, decode_payload, encode, endpoint
 from dcvsr_protocol.errors import EngineStartError
 from dcvsr_protocol.transport.connection import read_raw
 
-from dcvsr_engine.server.testing import EngineProcess, short_runtime_dir
-
-from .test_ofx_client import NOOP_SETTINGS, c_frames, python_frames, source_frame
+from tests.engine_process import EngineProcess, short_runtime_dir
+from tests.test_ofx_client import NOOP_SETTINGS, c_frames, python_frames, source_frame
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,7 +28,7 @@ def tcp_engine():
 
 @pytest.fixture(scope="module")
 def c_programs():
-    from .ofx_build import make
+    from tests.ofx_build import make
 
     make("tests")
 
