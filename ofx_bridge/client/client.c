@@ -742,6 +742,24 @@ static int take_frame(dcvsr_session *s, uint32_t rid, const dc_message *m, const
     return 0;
 }
 
+/* The render failed on this side (code, err): remember why, send CANCEL and give the engine
+ * CANCEL_GRACE seconds to end it, releasing the slots that still arrive meanwhile. */
+typedef struct {
+    int code;
+    dcvsr_error why;
+    double deadline;
+} cancelling;
+
+static int begin_cancel(dcvsr_session *s, uint32_t rid, int code, dcvsr_error *err, cancelling *k)
+{
+    k->code = code;
+    k->why = *err;
+    k->deadline = dc_now() + CANCEL_GRACE;
+    cb_value fields[] = {cb_text("session"), cb_uint(s->id)};
+    cb_value map = cb_map(fields, 1);
+    return send_message(s->client, DC_CANCEL, rid, &map, err);
+}
+
 int dcvsr_render(dcvsr_session *s, uint64_t start, uint64_t stop, const dcvsr_render_callbacks *cb,
                  dcvsr_error *err)
 {
@@ -752,77 +770,59 @@ int dcvsr_render(dcvsr_session *s, uint64_t start, uint64_t stop, const dcvsr_re
     cb_value map = cb_map(fields, 3);
     int rc = send_message(c, DC_RENDER, rid, &map, err);
     if (rc) return rc;
-    int failure = 0;             /* the first failure: the render is being cancelled */
-    dcvsr_error first = {0};
-    double cancel_deadline = 0;
+    cancelling k = {0};          /* k.code != 0: the render is being cancelled, and why */
     for (;;) {
         dc_message m;
-        const dcvsr_render_callbacks *polled = failure ? NULL : cb;
-        double wait = failure ? cancel_deadline - dc_now() : c->idle_timeout;
-        if (failure && wait <= 0) {
+        const dcvsr_render_callbacks *polled = k.code ? NULL : cb;
+        double wait = k.code ? k.deadline - dc_now() : c->idle_timeout;
+        if (k.code && wait <= 0) {
             /* The engine did not end the cancelled render in time: this connection is unusable. */
             c->broken = 1;
-            *err = first;
-            return failure;
+            *err = k.why;
+            return k.code;
         }
         rc = recv_message(c, &m, polled, wait, err);
-        if (rc == DCVSR_ERR_ABORTED || (rc == DCVSR_ERR_TIMEOUT && failure)) {
-            if (!failure) {
-                failure = rc;
-                first = *err;
-                cancel_deadline = dc_now() + CANCEL_GRACE;
-                cb_value cf[] = {cb_text("session"), cb_uint(s->id)};
-                cb_value cm = cb_map(cf, 1);
-                rc = send_message(c, DC_CANCEL, rid, &cm, err);
+        if (rc == DCVSR_ERR_ABORTED || (rc == DCVSR_ERR_TIMEOUT && k.code)) {
+            if (!k.code) {
+                rc = begin_cancel(s, rid, rc, err, &k);
                 if (rc) return rc;
                 continue;
             }
             c->broken = 1;
-            *err = first;
-            return failure;
+            *err = k.why;
+            return k.code;
         }
         if (rc) return rc;
-        if (m.request != rid) {
-            /* A late message of an earlier request: only a FRAME_READY needs an answer. */
+        if (m.request != rid) { /* a late message of an earlier request */
             dc_message_free(&m);
             continue;
         }
         switch (m.kind) {
         case DC_NEED_SOURCE:
-            if (!failure) rc = serve_source(s, rid, &m, cb, err);
+            if (!k.code) rc = serve_source(s, rid, &m, cb, err);
             break;
         case DC_FRAME_READY:
-            rc = take_frame(s, rid, &m, cb, !failure, err);
+            rc = take_frame(s, rid, &m, cb, !k.code, err);
             break;
         case DC_PROGRESS:
-            if (cb->progress && !failure) cb->progress(cb->ctx, dc_uint(&m, "done"), dc_uint(&m, "total"));
+            if (cb->progress && !k.code) cb->progress(cb->ctx, dc_uint(&m, "done"), dc_uint(&m, "total"));
             break;
         case DC_DONE:
-            dc_message_free(&m);
-            if (failure) { *err = first; return failure; }
-            return 0;
         case DC_ERROR:
-            rc = engine_error(&m, err);
+            rc = m.kind == DC_DONE ? 0 : engine_error(&m, err);
             dc_message_free(&m);
-            if (failure) { *err = first; return failure; }
+            if (k.code) { *err = k.why; return k.code; }
             return rc;
         default:
             rc = set_error(err, DCVSR_ERR_PROTOCOL, "unexpected %s during a render", dc_kind_name(m.kind));
             c->broken = 1;
         }
         dc_message_free(&m);
-        if (rc && !failure) {
-            if (rc == DCVSR_ERR_GONE || c->broken) return rc;
+        if (rc && (rc == DCVSR_ERR_GONE || c->broken)) return rc;
+        if (rc && !k.code) {
             /* A callback or slot failed: cancel, keep releasing slots until the render ends. */
-            failure = rc;
-            first = *err;
-            cancel_deadline = dc_now() + CANCEL_GRACE;
-            cb_value cf[] = {cb_text("session"), cb_uint(s->id)};
-            cb_value cm = cb_map(cf, 1);
-            rc = send_message(c, DC_CANCEL, rid, &cm, err);
+            rc = begin_cancel(s, rid, rc, err, &k);
             if (rc) return rc;
-        } else if (rc && (rc == DCVSR_ERR_GONE || c->broken)) {
-            return rc;
         }
     }
 }

@@ -32,6 +32,15 @@ static uint8_t *read_all(FILE *f, size_t *len)
     return buf;
 }
 
+static uint8_t *load_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t *data = read_all(f, len);
+    fclose(f);
+    return data;
+}
+
 static void hex(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) printf("%02x", p[i]);
@@ -114,11 +123,9 @@ static int parse(FILE *in, cb_value *v)
 
 static int cmd_decode(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 2;
     size_t len;
-    uint8_t *data = read_all(f, &len);
-    fclose(f);
+    uint8_t *data = load_file(path, &len);
+    if (!data) return 2;
     dc_message m;
     const char *why = NULL;
     int from_client = len > 5 && data[5] < 0x80;
@@ -161,11 +168,9 @@ static int cmd_encode(const char *kind_name, const char *request)
 
 static int cmd_check(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 2;
     size_t len;
-    uint8_t *data = read_all(f, &len);
-    fclose(f);
+    uint8_t *data = load_file(path, &len);
+    if (!data) return 2;
     dc_message m;
     const char *why = NULL;
     int code;

@@ -58,11 +58,13 @@ static void lock_free(lock_t *l) { pthread_mutex_destroy(l); }
 static double seconds(void)
 {
 #ifdef _WIN32
-    return (double)GetTickCount64() / 1000.0;
+    LARGE_INTEGER now, freq;
+    QueryPerformanceCounter(&now);
+    QueryPerformanceFrequency(&freq);
+    return (double)now.QuadPart / (double)freq.QuadPart;
 #else
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return clock_gettime(CLOCK_MONOTONIC, &ts) == 0 ? (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 : 0.0;
 #endif
 }
 
