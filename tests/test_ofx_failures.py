@@ -81,10 +81,12 @@ def test_engine_killed_mid_render_then_restarted(tiny_model_dir, tmp_path):
     out = tmp_path / "out.f32"
     args = [str(TEST_BIN / "ofx_host"), str(BUNDLE), str(out), "--size", "48", "32", "--frames-in-clip", "12",
             "--render", "6", "--param", "scale=0", "--param", "steps=60"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, DCVSR_RUNTIME_DIR=str(directory), DCVSR_AUTOSTART="0"))
     try:
+        seen = []
         for line in proc.stdout:
+            seen.append(line)
             if "BeginSequenceRender" in line:
                 break
         deadline = time.monotonic() + 60
@@ -93,12 +95,13 @@ def test_engine_killed_mid_render_then_restarted(tiny_model_dir, tmp_path):
         time.sleep(1.0)
         dead = engine.pid
         os.kill(dead, signal.SIGKILL)
-        stdout, stderr = proc.communicate(timeout=60)
+        stdout = "".join(seen) + proc.stdout.read()  # read through the same buffered file
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     engine.proc.wait(timeout=10)
-    result = subprocess.CompletedProcess(args, proc.returncode, "line\n" + stdout, stderr)
+    result = subprocess.CompletedProcess(args, proc.returncode, stdout, "")
     run = HostRun(result, out, [6])
     run.check_clean()
     status, message = run.renders[6]
