@@ -23,7 +23,6 @@ run, known after hashing; a request served wholly from memory or disk reports 0 
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import logging
@@ -209,11 +208,6 @@ class DCVSRSession(RenderSession):
             raise SettingsError(str(e)) from e
         self.out_size = (self.geo.out_w, self.geo.out_h)
         self.source_window = 1  # source frames are copied out as soon as they are read
-        self._starts = [s.start for s in self.segments]
-        # The first segment of each segment's chain (a cut or frame 0 starts one).
-        self._chain_start: list[int] = []
-        for seg in self.segments:
-            self._chain_start.append(self._chain_start[-1] if seg.context else seg.index)
         self._chain_key = self.sampler.chain_key(self.geo)
         self._tiles = len(self.sampler.plan.spatial_grid(self.geo).tiles)
         self._base = session_base_key(settings, model.fingerprint, model.device, model.dtype,
@@ -224,9 +218,7 @@ class DCVSRSession(RenderSession):
 
     # -- planning (pure) -------------------------------------------------------------------------
     def _targets(self, start: int, stop: int) -> range:
-        first = bisect.bisect_right(self._starts, start) - 1
-        last = bisect.bisect_right(self._starts, stop - 1) - 1
-        return range(first, last + 1)
+        return range(self.segments.index_of(start), self.segments.index_of(stop - 1) + 1)
 
     def _following(self, j: int) -> int:
         return self.segments[j + 1].context if j + 1 < len(self.segments) else 0
@@ -244,14 +236,27 @@ class DCVSRSession(RenderSession):
             return False
         return (self._last_carry is not None and self._last_carry[0] == key) or self.cache.has(key, CARRY)
 
-    def _schedule(self, start: int, stop: int) -> tuple[set[int], list[int]]:
-        """(segments whose source frames are read, segments rendered, in order) for a request.
-        Segments not hashed yet are read to hash them, and assumed to miss the cache."""
-        reads: set[int] = set()
+    def _schedule(self, start: int, stop: int, cancelled: CancelledFn = lambda: False
+                  ) -> tuple[range, list[int]]:
+        """(the segments whose source frames are read, as the range from the first to the last; the
+        segments rendered, in order) for a request. Segments not hashed yet are read to hash them, and
+        assumed to miss the cache. Linear in the segments involved: each is looked at once."""
+        lo, hi = len(self.segments), -1
+
+        def read(j: int) -> None:
+            nonlocal lo, hi
+            lo, hi = min(lo, j), max(hi, j)
+
         renders: list[int] = []
         done: set[int] = set()  # rendered earlier in this request: output and carry in memory
+        hashed_to = -1  # segments up to here were looked at for hashing
         for t in self._targets(start, stop):
-            reads.update(j for j in range(self._chain_start[t], t + 1) if j not in self._keys)
+            if cancelled():  # the asker is gone: what was found so far is not used
+                break
+            first, hashed_to = max(self.segments.chain_start(t), hashed_to + 1), t
+            for j in range(first, t + 1):
+                if j not in self._keys:
+                    read(j)
             if t in done or self._output_known(t):
                 continue
             chain = [t]  # back to a carried state we have, or the chain start
@@ -261,14 +266,16 @@ class DCVSRSession(RenderSession):
             for j in reversed(chain):
                 renders.append(j)
                 done.add(j)
-            reads.update(chain)
-        return reads, renders
+            read(chain[0])
+            read(chain[-1])
+        return range(lo, hi + 1), renders
 
-    def sources_needed(self, start: int, stop: int) -> range:
-        reads, _ = self._schedule(start, stop)
+    def sources_needed(self, start: int, stop: int, cancelled: CancelledFn = lambda: False) -> range:
+        """Bounded by the segments of the range and their chains; stops early when cancelled() says so."""
+        reads, _ = self._schedule(start, stop, cancelled)
         if not reads:
             return range(0)
-        return range(self.segments[min(reads)].start, self.segments[max(reads)].stop)
+        return range(self.segments[reads.start].start, self.segments[reads.stop - 1].stop)
 
     def _passes(self, j: int) -> int:
         return self.sampler.plan.segment_passes(self.segments[j], self._tiles)
@@ -278,12 +285,13 @@ class DCVSRSession(RenderSession):
                cancelled: CancelledFn) -> Iterator[tuple[int, np.ndarray]]:
         targets = self._targets(start, stop)
         held = self._hash(targets, sources)
-        _, planned = self._schedule(start, stop)
-        total = sum(self._passes(j) for j in planned)
+        _, order = self._schedule(start, stop)
+        planned = set(order)
+        total = sum(self._passes(j) for j in order)
         done = [0]
         progress(0, total)
-        log.info("frames %d..%d of %s: segments %s, rendering %s (%d passes)", start, stop - 1,
-                 self.spec.clip[:40], list(targets), planned, total)
+        log.info("frames %d..%d of %s: segments %d..%d, rendering %d of them (%d passes)", start, stop - 1,
+                 self.spec.clip[:40], targets.start, targets.stop - 1, len(order), total)
         for t in targets:
             if cancelled():
                 return
@@ -324,8 +332,10 @@ class DCVSRSession(RenderSession):
         """Make the keys of every target's chain up to the target known; returns the source frames
         read on the way, the latest ones within HELD_SOURCE_BYTES (they are likely rendered next)."""
         held: dict[int, np.ndarray] = {}
+        hashed_to = -1
         for t in targets:
-            for j in range(self._chain_start[t], t + 1):
+            first, hashed_to = max(self.segments.chain_start(t), hashed_to + 1), t
+            for j in range(first, t + 1):
                 if j in self._keys:
                     continue
                 frames = self._read(j, sources)
@@ -392,10 +402,10 @@ class DCVSRSession(RenderSession):
                 raise _Cancelled
 
         try:
-            out, new_carry = self.sampler.render_segment(seg, lr, self.geo, carry, self._following(j), step)
+            frames, new_carry = self.sampler.render_segment(seg, lr, self.geo, carry, self._following(j),
+                                                            step, self._to_clip_dtype)
         finally:
             self.stats.passes += self.sampler.passes - before
-        frames = to_clip_dtype(out, self.dtype)
         self.stats.segments_rendered += 1
         self._last_output = (key, frames)
         self.cache.put_frames(key, frames)
@@ -403,6 +413,9 @@ class DCVSRSession(RenderSession):
             self._last_carry = (key, new_carry)
             self.cache.put_carry(key, new_carry)
         return new_carry
+
+    def _to_clip_dtype(self, frames: np.ndarray) -> np.ndarray:
+        return to_clip_dtype(frames, self.dtype)
 
     def close(self) -> None:
         self._last_output = self._last_carry = None
