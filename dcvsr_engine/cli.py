@@ -8,10 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import DCVSRError, InputError
+from dcvsr_protocol.errors import DCVSRError, InputError
+from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
+
 from .model.layout import NANO
 from .model.quality import model_for, quality_defaults
-from .settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
 
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 

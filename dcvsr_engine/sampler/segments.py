@@ -15,8 +15,8 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..errors import InputError
-from ..settings import Settings
+from dcvsr_protocol.errors import InputError
+from dcvsr_protocol.settings import Settings
 
 
 @dataclass(frozen=True)
