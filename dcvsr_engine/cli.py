@@ -114,6 +114,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     import torch
 
     from .model import load_model
+    from .sampler.memory import allowance, check_fits, resident_bytes
     from .sampler.pipeline import DCVSRSampler
 
     if args.threads:
@@ -122,6 +123,8 @@ def run_upscale(args: argparse.Namespace) -> int:
     settings = Settings.for_model(quality_defaults(model.info, args.quality), **overrides_from_args(args))
     sampler = DCVSRSampler(model, settings)
     geo = sampler.geometry(clip.height, clip.width)
+    # Refuse what would not fit before spending it (output frames are float32 on this path).
+    check_fits(model, settings, geo, allowance() - resident_bytes(), clip_itemsize=4)
     if model.info.get("name") == "tiny":
         print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",
               file=sys.stderr)

@@ -18,12 +18,17 @@ memory measured.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import resource
+from dataclasses import dataclass, replace
 
+from dcvsr_protocol.errors import DCVSRError
+
+from ..sizes import parse_size
 from .conditioning import CONDITION_CHUNK, Geometry
 from .segments import context_frames
 
-MARGIN = 1.25  # what the figures leave out (allocator slack, small tensors): measured below 1.2
+MARGIN = 1.1  # what the figures leave out (allocator slack, small tensors)
 ENCODE_BYTES_PER_CHANNEL = 5 * 4   # live float32 activations per encoder channel and pixel (measured)
 DECODE_BYTES_PER_CHANNEL = 10 * 4  # the temporal decoder keeps more alive (measured)
 UNET_BYTES_PER_CHANNEL = 24 * 4    # per latent position, at the UNet's widest level
@@ -47,9 +52,10 @@ class MemoryNeed:
 
     def describe(self) -> str:
         gib = 2 ** 30
-        return (f"{self.total / gib:.1f} GiB (latents {self.latents / gib:.1f}, condition "
-                f"{self.condition / gib:.1f}, decode {self.decode / gib:.1f}, output {self.output / gib:.1f}, "
-                f"SAP {self.sap / gib:.1f}, UNet {self.unet / gib:.1f})")
+        parts = ", ".join(f"{name} {value / gib:.2f}" for name, value in (
+            ("latents", self.latents), ("condition", self.condition), ("decode", self.decode),
+            ("output", self.output), ("SAP", self.sap), ("UNet", self.unet)))
+        return f"{self.total / gib:.2f} GiB ({parts})"
 
 
 def _attention_levels(unet_config) -> list[tuple[int, int]]:
@@ -89,7 +95,8 @@ def segment_memory(model, settings, geo: Geometry, clip_itemsize: int = 1) -> Me
     windows = max(1, -(-(frames - window) // max(1, int(window * (1 - s.frame_overlap))))) + 1
     sap = 0
     if s.sap:
-        per_window = sum(branches * window * (h // f // s.sap_stride + 1) * (w // f // s.sap_stride + 1) * ch * 4
+        stride = s.sap_stride
+        per_window = sum(branches * window * (h // f // stride + 1) * (w // f // stride + 1) * ch * 4
                          for f, ch in _attention_levels(model.unet.config))
         sap = 3 * 2 * windows * per_window  # hidden states, keys and values; this step's and the next's
     tile = min(s.tile_size, h) * min(s.tile_size, w)
@@ -97,3 +104,62 @@ def segment_memory(model, settings, geo: Geometry, clip_itemsize: int = 1) -> Me
     output = s.segment_frames * geo.out_h * geo.out_w * 3 * clip_itemsize
     return MemoryNeed(latents=4 * frames * latent, condition=condition, decode=decode, output=output, sap=sap,
                       unet=unet)
+
+
+class MemoryLimitError(DCVSRError):
+    """A clip would need more memory than the engine (or the dcvsr command) is allowed to use."""
+
+
+def machine_memory() -> int:
+    """The memory this process may use at most: physical memory, capped by a cgroup's limit and by
+    RLIMIT_AS where set."""
+    limits = [os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")]
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            limits.append(int(text))
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        limits.append(soft)
+    return min(limits)
+
+
+def allowance() -> int:
+    """The memory allowance: DCVSR_MEMORY ('12G', ...) if set, else 80% of machine_memory()."""
+    text = os.environ.get("DCVSR_MEMORY")
+    if text:
+        try:
+            return parse_size(text)
+        except ValueError:
+            raise MemoryLimitError(f"DCVSR_MEMORY={text!r} is not a size (e.g. 12G)") from None
+    return int(machine_memory() * 0.8)
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux), else its peak so far."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def check_fits(model, settings, geo: Geometry, available: int, clip_itemsize: int = 1) -> MemoryNeed:
+    """The segment's need, or a MemoryLimitError that names the limit and the segment length that fits."""
+    need = segment_memory(model, settings, geo, clip_itemsize)
+    if need.total <= available:
+        return need
+    fits = [n for n in (32, 24, 16, 12, 8, 6, 4, 2, 1) if n < settings.segment_frames
+            and segment_memory(model, replace(settings, segment_frames=n), geo, clip_itemsize).total
+            <= available]
+    hint = (f"segment_frames={fits[0]} fits" if fits
+            else "no segment length fits: lower the scale or the frame size")
+    gib = 2 ** 30
+    raise MemoryLimitError(
+        f"memory limit: {geo.in_w}x{geo.in_h} -> {geo.out_w}x{geo.out_h} with segments of "
+        f"{settings.segment_frames} frames needs about {need.total / gib:.1f} GiB, more than the "
+        f"{available / gib:.1f} GiB allowed (DCVSR_MEMORY, or dcvsr serve --memory); {hint}")

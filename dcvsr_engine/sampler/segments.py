@@ -89,6 +89,12 @@ class Segments(Sequence[Segment]):
             return i
         return self._first[bisect.bisect_right(self._first, i) - 1]
 
+    def chain_end(self, i: int) -> int:
+        """The last segment of segment i's chain."""
+        if not self.overlap or self.length <= 0 or (i + 1 < len(self) and not self[i + 1].context):
+            return i
+        return self._first[bisect.bisect_right(self._first, i)] - 1
+
 
 def plan_segments(num_frames: int, settings: Settings, cuts: Iterable[int] = ()) -> Segments:
     """The canonical segments of a clip of `num_frames` frames."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import control
@@ -21,6 +22,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="the DC-VSR renderer's default model, loaded at start: a model folder or "
                                    "an installed name (default: DCVSR_MODEL, else the installed dc-vsr); "
                                    "sessions may name another in their settings")
+    p.add_argument("--memory", help="memory the engine may use, e.g. 12G (default: DCVSR_MEMORY, else "
+                                    "80%% of the machine's or the cgroup's memory); a session that would "
+                                    "need more is refused with ERROR 205")
     p.add_argument("--detach", action="store_true", help="start in the background and return")
     p.set_defaults(func=_serve)
     for name, func, text in (("status", _status, "show the running engine's status"),
@@ -31,6 +35,15 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.memory:
+        from ..sizes import parse_size
+
+        try:
+            parse_size(args.memory)
+        except ValueError:
+            print(f"dcvsr: --memory {args.memory!r} is not a size (e.g. 12G)", file=sys.stderr)
+            return 2
+        os.environ["DCVSR_MEMORY"] = args.memory  # the engine (here or detached) reads it
     try:
         pid = control.serve(args.socket, args.renderer, runtime_dir=args.runtime_dir, detach=args.detach,
                             model=args.model)

@@ -26,6 +26,7 @@ from dcvsr_protocol.framing import MAX_CONTROL_PAYLOAD, SUPPORTED_VERSIONS, VERS
 from dcvsr_protocol.slot import CHANNELS, DTYPES, LAYOUTS
 from dcvsr_protocol.transport.connection import ConnectionClosed, Sender, recv_exact
 
+from . import limits
 from .renderer import ClipSpec
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ log = logging.getLogger("dcvsr.server")
 
 HANDSHAKE_TIMEOUT = 10.0
 MAX_SIDE = 1 << 16
-MAX_FRAMES = 1 << 31
+MAX_FRAMES = (1 << 63) - 1  # the protocol's range; the engine's own limit is in limits.py
 MAX_SLOTS = 16
 MAX_OPENING = 4  # OPENs being handled at once per connection
 MAX_QUEUED = 64  # RENDER requests waiting per session
@@ -280,6 +281,9 @@ class Connection:
         except SettingsError as e:
             self.error(msg.request, Code.BAD_SETTINGS, str(e))
             return
+        except limits.OverLimit as e:
+            self.error(msg.request, Code.LIMIT, str(e))
+            return
         except Exception as e:
             log.exception("OPEN failed")
             self.error(msg.request, Code.INTERNAL, f"{type(e).__name__}: {e}")
@@ -301,6 +305,7 @@ class Connection:
             raise bad(f"frame size {width}x{height} must be 1..{MAX_SIDE} each way")
         if not 1 <= frames <= MAX_FRAMES:
             raise bad(f"frame count {frames} out of range")
+        limits.check_clip(width, height, frames, len(msg["cuts"]))
         if msg["fps_num"] <= 0 or msg["fps_den"] <= 0:
             raise bad("frame rate must be positive")
         if msg["dtype"] not in DTYPES or msg["channels"] not in CHANNELS or msg["layout"] not in LAYOUTS:

@@ -40,8 +40,10 @@ from dcvsr_protocol.settings import DEFAULT_QUALITY, Settings, check_quality
 from .. import __version__
 from ..model.quality import model_for, quality_defaults
 from ..sampler.carry import CarriedState
+from ..sampler.memory import MemoryLimitError, allowance, check_fits, resident_bytes
 from ..sampler.pipeline import DCVSRSampler, check_frame
 from ..sampler.segments import Segment
+from . import limits
 from .frame_cache import CARRY, FRAMES, FrameCache
 from .renderer import CancelledFn, ClipSpec, ProgressFn, Renderer, RenderSession, SourceFn
 
@@ -128,6 +130,11 @@ class DCVSRRenderer(Renderer):
             if named is not None:  # asked for explicitly: the engine reports it as not ready
                 raise
             log.warning("no default model loaded (%s); sessions must name one", e)
+        # What a session may use: the allowance less what the engine holds with its model loaded.
+        self.memory_allowance = allowance()
+        self.session_memory = self.memory_allowance - resident_bytes()
+        log.info("DC-VSR renderer: memory allowance %.1f GiB (%.1f GiB per session)",
+                 self.memory_allowance / 2**30, self.session_memory / 2**30)
         log.info("DC-VSR renderer: cache %s (%s), torch threads %d", self.cache.directory,
                  f"{self.cache.max_bytes / 2**30:.1f} GiB" if self.cache.enabled else "off",
                  torch.get_num_threads())
@@ -170,7 +177,7 @@ class DCVSRRenderer(Renderer):
             raise SettingsError(f"model: {e}") from e
         # SettingsError names the bad value
         resolved = Settings.for_model(quality_defaults(model.info, quality), **settings)
-        return DCVSRSession(spec, model, resolved, self.cache, self.counters)
+        return DCVSRSession(spec, model, resolved, self.cache, self.counters, self.session_memory)
 
     def close(self) -> None:
         self._models.clear()
@@ -194,7 +201,7 @@ class DCVSRSession(RenderSession):
     """One clip with fixed settings. See the module's docstring for what it keeps."""
 
     def __init__(self, spec: ClipSpec, model: Any, settings: Settings, cache: FrameCache,
-                 stats: Stats) -> None:
+                 stats: Stats, memory: int | None = None) -> None:
         self.spec = spec
         self.settings = settings
         self.cache = cache
@@ -207,6 +214,12 @@ class DCVSRSession(RenderSession):
         except DCVSRError as e:
             raise SettingsError(str(e)) from e
         self.out_size = (self.geo.out_w, self.geo.out_h)
+        limits.check_output(*self.out_size)
+        if memory is not None:  # checked before anything of the size of a frame is allocated
+            try:
+                self.memory = check_fits(model, settings, self.geo, memory, self.dtype.itemsize)
+            except MemoryLimitError as e:
+                raise limits.OverLimit(str(e)) from None
         self.source_window = 1  # source frames are copied out as soon as they are read
         self._chain_key = self.sampler.chain_key(self.geo)
         self._tiles = len(self.sampler.plan.spatial_grid(self.geo).tiles)
@@ -236,28 +249,33 @@ class DCVSRSession(RenderSession):
             return False
         return (self._last_carry is not None and self._last_carry[0] == key) or self.cache.has(key, CARRY)
 
-    def _schedule(self, start: int, stop: int, cancelled: CancelledFn = lambda: False
-                  ) -> tuple[range, list[int]]:
+    def _schedule(self, start: int, stop: int, cancelled: CancelledFn = lambda: False,
+                  bounds_only: bool = False) -> tuple[range, list[int]]:
         """(the segments whose source frames are read, as the range from the first to the last; the
         segments rendered, in order) for a request. Segments not hashed yet are read to hash them, and
-        assumed to miss the cache. Linear in the segments involved: each is looked at once."""
+        assumed to miss the cache. Each segment is looked at once; with `bounds_only` (PLAN), the
+        unhashed rest of a chain is taken in one step (keys are known for a prefix of each chain, so
+        all of it is read and rendered): the cost is then the hashed segments plus the chains."""
         lo, hi = len(self.segments), -1
 
-        def read(j: int) -> None:
+        def read(first: int, last: int) -> None:
             nonlocal lo, hi
-            lo, hi = min(lo, j), max(hi, j)
+            lo, hi = min(lo, first), max(hi, last)
 
         renders: list[int] = []
         done: set[int] = set()  # rendered earlier in this request: output and carry in memory
         hashed_to = -1  # segments up to here were looked at for hashing
-        for t in self._targets(start, stop):
+        targets = self._targets(start, stop)
+        t = targets.start
+        while t < targets.stop:
             if cancelled():  # the asker is gone: what was found so far is not used
                 break
             first, hashed_to = max(self.segments.chain_start(t), hashed_to + 1), t
             for j in range(first, t + 1):
                 if j not in self._keys:
-                    read(j)
+                    read(j, j)
             if t in done or self._output_known(t):
+                t += 1
                 continue
             chain = [t]  # back to a carried state we have, or the chain start
             while self.segments[chain[-1]].context and chain[-1] - 1 not in done \
@@ -266,13 +284,17 @@ class DCVSRSession(RenderSession):
             for j in reversed(chain):
                 renders.append(j)
                 done.add(j)
-            read(chain[0])
-            read(chain[-1])
+            read(chain[-1], chain[0])
+            if bounds_only and t not in self._keys:  # the rest of this chain in the range: all read
+                last = min(self.segments.chain_end(t), targets.stop - 1)
+                read(t, last)
+                hashed_to = t = last
+            t += 1
         return range(lo, hi + 1), renders
 
     def sources_needed(self, start: int, stop: int, cancelled: CancelledFn = lambda: False) -> range:
         """Bounded by the segments of the range and their chains; stops early when cancelled() says so."""
-        reads, _ = self._schedule(start, stop, cancelled)
+        reads, _ = self._schedule(start, stop, cancelled, bounds_only=True)
         if not reads:
             return range(0)
         return range(self.segments[reads.start].start, self.segments[reads.stop - 1].stop)

@@ -23,6 +23,7 @@ from dcvsr_protocol import Code, Kind, Message, PixelFormat
 from dcvsr_protocol.paths import read_token
 
 from .. import __version__
+from . import limits
 from .arena import Arena
 from .baton import Baton
 from .cleanup import SegmentNames, remove_stale
@@ -211,6 +212,7 @@ class Engine:
             with self.baton.turn():
                 rsession = self.renderer.open(spec)
             out_w, out_h = (int(v) for v in rsession.out_size)
+            limits.check_output(out_w, out_h)
             if not (1 <= out_w <= 1 << 17 and 1 <= out_h <= 1 << 17):
                 raise RequestError(Code.BAD_SETTINGS, f"output size {out_w}x{out_h} out of range")
             out_fmt = src_fmt.scaled(out_w, out_h)

@@ -31,6 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from ..sampler.carry import CarriedState
+from ..sizes import parse_size
+
+__all__ = ["CARRY", "FRAMES", "FrameCache", "parse_size"]
 
 log = logging.getLogger("dcvsr.cache")
 
@@ -46,18 +49,6 @@ _KEY = re.compile(r"[0-9a-f]{64}")
 _MAGIC = b"DCVSRFR1"
 _HEADER = struct.Struct("<8s32s8sI4QQ")
 HEADER_SIZE = 128
-
-
-def parse_size(text: str) -> int:
-    """'8G', '512M', '1000000' -> bytes (K/M/G/T are powers of 1024)."""
-    text = text.strip().upper().removesuffix("B").removesuffix("I")
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    factor = units.get(text[-1:], 1)
-    number = text[:-1] if text[-1:] in units else text
-    value = int(float(number) * factor)
-    if value < 0:
-        raise ValueError(f"negative cache size {text!r}")
-    return value
 
 
 def default_directory() -> Path:
