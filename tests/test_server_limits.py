@@ -36,7 +36,8 @@ ENGINE_AS_LIMIT = 8 << 30  # the engine child's address space: a runaway allocat
 
 def session(model, tmp_path, frames: int, cuts=(), memory: int | None = None, **overrides) -> DCVSRSession:
     settings = Settings.for_model(model.defaults, **{**TEST_PRESET, **overrides})
-    spec = ClipSpec(clip="c", width=24, height=24, frames=frames, fps=1, dtype="u8", channels=3, cuts=tuple(cuts))
+    spec = ClipSpec(clip="c", width=24, height=24, frames=frames, fps=1, dtype="u8", channels=3,
+                    cuts=tuple(cuts))
     return DCVSRSession(spec, model, settings, FrameCache(tmp_path, 0), Stats(), memory)
 
 
