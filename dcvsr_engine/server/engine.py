@@ -244,6 +244,6 @@ class Engine:
             raise RequestError(Code.LIMIT, f"the session needs {size / 2**30:.1f} GiB of slots, more than "
                                            f"the limit of {self.max_session_bytes / 2**30:.1f} GiB")
         try:
-            return Arena(self.names.new(), out_fmt, src_fmt, n_out, n_src, spec.colour)
+            return Arena(self.names.new, out_fmt, src_fmt, n_out, n_src, spec.colour)
         except MemoryError as e:
             raise RequestError(Code.LIMIT, str(e)) from None

@@ -233,15 +233,14 @@ class ServerSession:
             self.conn.post(Message(Kind.FRAME_READY, request.rid, fields), wait=True)
             return
         slot = self._take_out_slot(request)
-        view = self.arena.view(slot)
         try:
-            self._write(view.transpose(1, 2, 0) if fmt.layout == "planar" else view, frame)
+            data = self.arena.buffer(slot)
+            self._write(data.transpose(1, 2, 0) if fmt.layout == "planar" else data, frame)
+            self.arena.write(slot, data, seq, index)
         except BaseException:
             with self.cond:
                 self.out_free.append(slot)
             raise
-        del view
-        self.arena.stamp(slot, seq, index)
         with self.cond:
             self.out_held[slot] = seq
         self._reply(Message(Kind.FRAME_READY, request.rid, {"session": self.id, "frame": index, "seq": seq,
