@@ -15,10 +15,11 @@ from dcvsr_engine.server.testing import EngineProcess
 from tests.test_server_fuzz import _read_one, connect, hello, token
 
 pytestmark = [pytest.mark.timeout(60),
-              pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm to truncate a segment")]
+              pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="truncates via /dev/shm")]
 
 W, H = 16, 12
 FMT = PixelFormat(W, H, "u8", 3, "interleaved")
+NOOP_SETTINGS = {"scale": 2, "radius": 1}
 
 
 def truncate(name: str, size: int = 0) -> None:
@@ -72,7 +73,7 @@ def engine():
 def _open(sock, rid: int) -> Message:
     fields = {"clip": "t", "width": W, "height": H, "frames": 4, "fps_num": 24, "fps_den": 1, "dtype": "u8",
               "channels": 3, "layout": "interleaved", "matrix": 1, "transfer": 1, "primaries": 1, "range": 1,
-              "settings": {"scale": 2, "radius": 1}, "cuts": [], "transport": "shm"}
+              "settings": NOOP_SETTINGS, "cuts": [], "transport": "shm"}
     sock.sendall(encode(Message(Kind.OPEN, rid, fields)))
     return _reply(sock)
 
@@ -103,7 +104,7 @@ def test_a_client_that_truncates_its_segment_fails_only_its_own_render(engine):
     assert "truncated" in errors[-1]["message"]
     s.close()
     assert engine.proc.poll() is None
-    with engine.connect() as c, c.open("after", W, H, 2, dtype="u8", settings={"scale": 2, "radius": 1}) as ses:
+    with engine.connect() as c, c.open("after", W, H, 2, dtype="u8", settings=NOOP_SETTINGS) as ses:
         frame = np.zeros((H, W, 3), np.uint8)
         assert len(dict(ses.render(0, 2, source=lambda i: frame))) == 2
 
@@ -116,7 +117,7 @@ def test_names_squatted_in_advance_do_not_block_opens(engine):
     try:
         with engine.connect() as c:
             for k in range(3):
-                with c.open(f"clip-{k}", W, H, 2, dtype="u8", settings={"scale": 2, "radius": 1}) as ses:
+                with c.open(f"clip-{k}", W, H, 2, dtype="u8", settings=NOOP_SETTINGS) as ses:
                     assert ses._shm.name not in squatted
     finally:
         for name in squatted:
