@@ -20,9 +20,9 @@ from dcvsr_protocol.settings import Settings
 
 from dcvsr_engine.sampler.pipeline import DCVSRSampler
 from dcvsr_engine.server.frame_cache import SUBDIR
-from dcvsr_engine.server.testing import EngineProcess
 from tests.concurrently import alone_and_together
 from tests.conftest import TEST_PRESET, TORCH_THREADS
+from tests.engine_process import EngineProcess
 from tests.test_sampler import clip
 
 pytestmark = pytest.mark.timeout(240)
@@ -48,8 +48,8 @@ def reference(model, frames: np.ndarray, **overrides) -> np.ndarray:
 def segment_passes(model, frames: int = N, **overrides) -> list[int]:
     sampler = DCVSRSampler(model, Settings.for_model(model.defaults, **{**PRESET, **overrides}))
     plan = sampler.plan
-    tiles = len(plan.spatial_grid(sampler.geometry(H, W)).tiles)
-    return [plan.segment_passes(s, tiles) for s in sampler.segments(frames)]
+    tiles = len(plan.spatial_grid(plan.geometry(H, W)).tiles)
+    return [plan.segment_passes(s, tiles) for s in plan.segments(frames)]
 
 
 class Engines:

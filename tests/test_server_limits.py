@@ -25,8 +25,8 @@ from dcvsr_engine.server import limits
 from dcvsr_engine.server.dcvsr_renderer import DCVSRSession, Stats
 from dcvsr_engine.server.frame_cache import FrameCache
 from dcvsr_engine.server.renderer import ClipSpec
-from dcvsr_engine.server.testing import EngineProcess
 from tests.conftest import TEST_PRESET, TORCH_THREADS
+from tests.engine_process import EngineProcess
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -92,20 +92,20 @@ def test_a_plan_stops_when_cancelled(tiny_model, tmp_path):
 def test_memory_need_grows_with_the_segment_not_the_clip(tiny_model):
     settings = Settings.for_model(tiny_model.defaults, **TEST_PRESET)
     sampler = DCVSRSampler(tiny_model, settings)
-    geo = sampler.geometry(1080, 1920)
+    geo = sampler.plan.geometry(1080, 1920)
     need = segment_memory(tiny_model, settings, geo)
     longer = segment_memory(tiny_model, replace(settings, segment_frames=24), geo)
     assert longer.latents == pytest.approx(need.latents * (24 + 3) / (12 + 3))
     assert need.total > 1 << 30  # 1080p x2 through a VAE: gigabytes, stated before anything is spent
     with pytest.raises(MemoryLimitError, match=r"memory limit: 1920x1080 -> 3840x2160 .* GiB allowed"):
         check_fits(tiny_model, settings, geo, 1 << 30)
-    small = sampler.geometry(24, 24)
+    small = sampler.plan.geometry(24, 24)
     assert check_fits(tiny_model, settings, small, 1 << 30).total < 1 << 30
 
 
 def test_the_memory_error_names_a_segment_length_that_fits(tiny_model):
     settings = Settings.for_model(tiny_model.defaults, **{**TEST_PRESET, "segment_frames": 48})
-    geo = DCVSRSampler(tiny_model, settings).geometry(96, 160)
+    geo = DCVSRSampler(tiny_model, settings).plan.geometry(96, 160)
     need12 = segment_memory(tiny_model, replace(settings, segment_frames=12), geo).total
     with pytest.raises(MemoryLimitError, match="segment_frames=12 fits"):
         check_fits(tiny_model, settings, geo, need12)

@@ -1,9 +1,9 @@
 """The DC-VSR renderer: sessions that stream a clip's canonical segments through the sampler.
 
-A session renders whole canonical segments (sampler.segments: fixed by the clip length, the
+A session renders whole canonical segments (sampler.plan.segments: fixed by the clip length, the
 settings and the cut list, never by the requests), so every order and size of requests computes
-the same segments with the same carried state, and gets the same pixels (design.md, "Sessions and
-the determinism contract"). What links requests:
+the same segments with the same carried state, and gets the same pixels (README.md, "How the
+method is implemented" and "The frame server"). What links requests:
 
 - in memory: the last rendered (or wholly loaded) segment's output frames and the last outgoing
   carried state, so a request that continues the previous one recomputes nothing;
@@ -209,8 +209,8 @@ class DCVSRSession(RenderSession):
         self.dtype = np.dtype(_CLIP_DTYPES[spec.dtype])
         self.sampler = DCVSRSampler(model, settings)
         try:
-            self.geo = self.sampler.geometry(spec.height, spec.width)
-            self.segments = self.sampler.segments(spec.frames, spec.cuts)
+            self.geo = self.sampler.plan.geometry(spec.height, spec.width)
+            self.segments = self.sampler.plan.segments(spec.frames, spec.cuts)
         except DCVSRError as e:
             raise SettingsError(str(e)) from e
         self.out_size = (self.geo.out_w, self.geo.out_h)
@@ -270,27 +270,36 @@ class DCVSRSession(RenderSession):
         while t < targets.stop:
             if cancelled():  # the asker is gone: what was found so far is not used
                 break
-            first, hashed_to = max(self.segments.chain_start(t), hashed_to + 1), t
-            for j in range(first, t + 1):
-                if j not in self._keys:
-                    read(j, j)
+            j, hashed_to = max(self.segments.chain_start(t), hashed_to + 1), t
+            while j <= t and j in self._keys:  # keys are known for a prefix of the chain: the rest is read
+                j += 1
+            if j <= t:
+                read(j, t)
             if t in done or self._output_known(t):
                 t += 1
                 continue
-            chain = [t]  # back to a carried state we have, or the chain start
-            while self.segments[chain[-1]].context and chain[-1] - 1 not in done \
-                    and not self._carry_known(chain[-1]):
-                chain.append(chain[-1] - 1)
-            for j in reversed(chain):
-                renders.append(j)
-                done.add(j)
-            read(chain[-1], chain[0])
-            if bounds_only and t not in self._keys:  # the rest of this chain in the range: all read
+            if bounds_only and t not in self._keys:
+                # From the chain's first unhashed segment on no carried state is known: all of it to the
+                # range's (or the chain's) end is rendered, and what renders it starts further back.
+                h = self.segments.chain_start(t)
+                while h in self._keys:
+                    h += 1
                 last = min(self.segments.chain_end(t), targets.stop - 1)
-                read(t, last)
+                read(self._render_from(h, done), last)
                 hashed_to = t = last
+            else:
+                first = self._render_from(t, done)
+                renders += range(first, t + 1)
+                done.update(range(first, t + 1))
+                read(first, t)
             t += 1
         return range(lo, hi + 1), renders
+
+    def _render_from(self, j: int, done: set[int]) -> int:
+        """The segment rendering j starts from: back to a carried state we have, or the chain start."""
+        while self.segments[j].context and j - 1 not in done and not self._carry_known(j):
+            j -= 1
+        return j
 
     def sources_needed(self, start: int, stop: int, cancelled: CancelledFn = lambda: False) -> range:
         """Bounded by the segments of the range and their chains; stops early when cancelled() says so."""
