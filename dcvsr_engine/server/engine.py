@@ -51,7 +51,7 @@ class Engine:
         self._factory = renderer_factory
         self.prefetch = max(1, prefetch)
         self.source_timeout = source_timeout
-        self.max_connections = max_connections
+        self.max_connections = int(os.environ.get("DCVSR_MAX_CONNECTIONS", max_connections))
         self.max_sessions = max_sessions
         self.max_session_bytes = max_session_bytes or int(os.environ.get("DCVSR_MAX_SESSION_BYTES", 1 << 34))
         self.baton = Baton()
@@ -131,17 +131,29 @@ class Engine:
             self.shutdown()
 
     def _accept(self, sock: socket.socket) -> None:
+        victim = None
         with self.lock:
             full = len(self.connections) >= self.max_connections
+            if full:  # make room: close the connection idle the longest (not yet greeted ones first)
+                idle = [c for c in self.connections if c.idle]
+                victim = min(idle, key=lambda c: (c.authed, c.last_active), default=None)
+                full = victim is None
             conn = None if full else Connection(self, sock, next(self._ids))
             if conn is not None:
                 self.connections.add(conn)
+        if victim is not None:
+            log.info("connection limit (%d) reached: closing idle connection %d", self.max_connections,
+                     victim.id)
+            reason = (f"closed to make room for a new connection: the engine's limit of "
+                      f"{self.max_connections} connections was reached and this one was idle the longest")
+            threading.Thread(target=victim.evict, args=(reason,), name="dcvsr-evict", daemon=True).start()
         if conn is None:
             try:
                 sock.settimeout(1.0)
                 from dcvsr_protocol import encode
                 sock.sendall(encode(Message(Kind.ERROR, 0, {"code": int(Code.LIMIT),
-                                                            "message": "too many connections"})))
+                                                            "message": f"connection limit: all "
+                                                            f"{self.max_connections} connections are busy"})))
             except OSError:
                 pass
             sock.close()
@@ -181,7 +193,11 @@ class Engine:
         stats = {}
         if self.renderer is not None:
             renderer = self.renderer.name
-            stats = self.renderer.stats()
+            try:
+                stats = self.renderer.stats()
+            except Exception as e:  # e.g. an unreadable cache folder: STATUS still answers
+                log.warning("renderer figures unavailable: %s", e)
+                stats = {"error": f"{type(e).__name__}: {e}"}
         else:
             renderer = f"failed: {self.renderer_error}" if self.renderer_error else "starting"
         uptime = round(time.monotonic() - self.started, 3)

@@ -122,9 +122,10 @@ class ServerSession:
             self.out_free.append(slot)
             self.cond.notify_all()
 
-    def plan(self, start: int, stop: int) -> range:
-        """The source frames rendering start..stop-1 reads (what a PLAN request answers)."""
-        return self._rsession.sources_needed(start, stop)
+    def plan(self, start: int, stop: int, cancelled: Callable[[], bool] = lambda: False) -> range:
+        """The source frames rendering start..stop-1 reads (what a PLAN request answers); the renderer
+        may stop early once cancelled() says the asker is gone."""
+        return self._rsession.sources_needed(start, stop, cancelled)
 
     def deliver(self, frame: int, seq: int, slot: int | None, data: memoryview | None) -> None:
         arena = self.arena
