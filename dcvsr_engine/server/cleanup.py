@@ -78,7 +78,7 @@ class SegmentNames:
         """A fresh unpredictable name, recorded before the segment is created."""
         with self._lock:
             name = shm.segment_name(self.pid)
-            fd = os.open(self.record, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = os.open(self.record, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
             try:
                 os.write(fd, (name + "\n").encode())
             finally:

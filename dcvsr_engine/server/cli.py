@@ -12,6 +12,7 @@ import os
 import sys
 
 from dcvsr_client import control as client_control
+from dcvsr_protocol.paths import RuntimeDirError
 
 from . import control
 from .engine import EngineRunning
@@ -57,7 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     try:
         return control.serve(args.socket, args.renderer, runtime_dir=args.runtime_dir, model=args.model)
-    except EngineRunning as e:
+    except (EngineRunning, RuntimeDirError) as e:
         print(f"dcvsr: {e}", file=sys.stderr)
         return 1
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dcvsr_protocol import Code, Kind, Message, PixelFormat
-from dcvsr_protocol.paths import read_token
+from dcvsr_protocol.paths import check_private, read_token, write_private
 
 from .. import __version__
 from . import limits
@@ -76,7 +76,8 @@ class Engine:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        fd = os.open(self.directory / "engine.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        check_private(self.directory)  # as a client checks it: owner, mode 0700, not a link
+        fd = os.open(self.directory / "engine.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -98,7 +99,7 @@ class Engine:
         listener.listen(64)
         listener.settimeout(0.2)  # so the accept loop notices a stop request
         self.listener = listener
-        (self.directory / "engine.pid").write_text(f"{os.getpid()}\n")
+        write_private(self.directory / "engine.pid", f"{os.getpid()}\n")
         threading.Thread(target=self._make_renderer, name="dcvsr-renderer-init", daemon=True).start()
         log.info("dcvsr engine %s (pid %d) listening on %s", __version__, os.getpid(), self.socket_file)
 
