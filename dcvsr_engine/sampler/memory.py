@@ -7,7 +7,8 @@ margin for what the estimate leaves out; bench/bench_memory.py prints them next 
 memory measured.
 
 - latents: the segment's noisy latent, its condition and the denoised accumulator (float32), the
-  carried context frames included, and one more for the transient initial noise;
+  carried context frames included (the initial noise becomes the latent in place, and the Euler
+  step works in place);
 - condition: one chunk of output-sized float32 frames (bicubic, mirrored, restored), plus the
   VAE encoder's activations over that chunk;
 - decode: the VAE decoder's activations over one decode chunk (space-to-depth decodes in place);
@@ -102,7 +103,7 @@ def segment_memory(model, settings, geo: Geometry, clip_itemsize: int = 1) -> Me
     tile = min(s.tile_size, h) * min(s.tile_size, w)
     unet = branches * window * tile * max(model.unet.config.block_out_channels) * UNET_BYTES_PER_CHANNEL
     output = s.segment_frames * geo.out_h * geo.out_w * 3 * clip_itemsize
-    return MemoryNeed(latents=4 * frames * latent, condition=condition, decode=decode, output=output, sap=sap,
+    return MemoryNeed(latents=3 * frames * latent, condition=condition, decode=decode, output=output, sap=sap,
                       unet=unet)
 
 
