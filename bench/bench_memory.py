@@ -49,17 +49,14 @@ def one(case: dict) -> dict:
     """Run one case in this (child) process; returns its figures."""
     import numpy as np
     import torch
-    from dcvsr_protocol.settings import Settings
 
     from dcvsr_engine.model import load_model
-    from dcvsr_engine.model.quality import quality_defaults
     from dcvsr_engine.sampler.memory import segment_memory
     from dcvsr_engine.sampler.pipeline import DCVSRSampler
 
     torch.set_num_threads(case["threads"])
     model = load_model(case["model"], "cpu", "fp32")
-    settings = Settings.for_model(quality_defaults(model.info, case["quality"]), scale=case["scale"],
-                                  **case["preset"])
+    settings = DCVSRSampler.open(model, case["quality"], scale=case["scale"], **case["preset"]).settings
     geo = DCVSRSampler(model, settings).plan.geometry(case["height"], case["width"])
     base = _status_bytes("VmRSS")
     allowed = case["allowance"] - base

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from dcvsr_protocol.errors import DCVSRError, InputError
-from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
+from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, add_arguments, overrides_from_args
 
 from .model.layout import NANO
-from .model.quality import model_for, quality_defaults
+from .model.quality import model_for
 
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 
@@ -137,11 +137,10 @@ def run_upscale(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
-    settings = Settings.for_model(quality_defaults(model.info, args.quality), **overrides_from_args(args))
-    sampler = DCVSRSampler(model, settings)
+    sampler = DCVSRSampler.open(model, args.quality, **overrides_from_args(args))
     geo = sampler.plan.geometry(clip.height, clip.width)
     # Refuse what would not fit before spending it (output frames are float32 on this path).
-    check_fits(model, settings, geo, allowance() - resident_bytes(), clip_itemsize=4)
+    check_fits(model, sampler.settings, geo, allowance() - resident_bytes(), clip_itemsize=4)
     if model.info.get("name") == "tiny":
         print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",
               file=sys.stderr)

@@ -35,10 +35,10 @@ ENGINE_AS_LIMIT = 8 << 30  # the engine child's address space: a runaway allocat
 
 
 def session(model, tmp_path, frames: int, cuts=(), memory: int | None = None, **overrides) -> DCVSRSession:
-    settings = Settings.for_model(model.defaults, **{**TEST_PRESET, **overrides})
+    settings = Settings.for_model(model.defaults(), **{**TEST_PRESET, **overrides})
     spec = ClipSpec(clip="c", width=24, height=24, frames=frames, fps=1, dtype="u8", channels=3,
                     cuts=tuple(cuts))
-    return DCVSRSession(spec, model, settings, FrameCache(tmp_path, 0), Stats(), memory)
+    return DCVSRSession(spec, DCVSRSampler(model, settings), FrameCache(tmp_path, 0), Stats(), memory)
 
 
 def test_plan_bounds_are_the_full_schedule_s(tiny_model, tmp_path):
@@ -90,7 +90,7 @@ def test_a_plan_stops_when_cancelled(tiny_model, tmp_path):
 
 
 def test_memory_need_grows_with_the_segment_not_the_clip(tiny_model):
-    settings = Settings.for_model(tiny_model.defaults, **TEST_PRESET)
+    settings = Settings.for_model(tiny_model.defaults(), **TEST_PRESET)
     sampler = DCVSRSampler(tiny_model, settings)
     geo = sampler.plan.geometry(1080, 1920)
     need = segment_memory(tiny_model, settings, geo)
@@ -104,7 +104,7 @@ def test_memory_need_grows_with_the_segment_not_the_clip(tiny_model):
 
 
 def test_the_memory_error_names_a_segment_length_that_fits(tiny_model):
-    settings = Settings.for_model(tiny_model.defaults, **{**TEST_PRESET, "segment_frames": 48})
+    settings = Settings.for_model(tiny_model.defaults(), **{**TEST_PRESET, "segment_frames": 48})
     geo = DCVSRSampler(tiny_model, settings).plan.geometry(96, 160)
     need12 = segment_memory(tiny_model, replace(settings, segment_frames=12), geo).total
     with pytest.raises(MemoryLimitError, match="segment_frames=12 fits"):
@@ -114,8 +114,7 @@ def test_the_memory_error_names_a_segment_length_that_fits(tiny_model):
 def test_a_session_over_the_allowance_is_refused_before_its_grid_is_built(tiny_model, tmp_path):
     with pytest.raises(limits.OverLimit, match="memory limit"):
         DCVSRSession(ClipSpec(clip="c", width=1920, height=1080, frames=3, fps=1, dtype="u8", channels=3,
-                              settings={}), tiny_model,
-                     Settings.for_model(tiny_model.defaults, **{**TEST_PRESET, "scale": 4.0}),
+                              settings={}), DCVSRSampler.open(tiny_model, **{**TEST_PRESET, "scale": 4.0}),
                      FrameCache(tmp_path, 0), Stats(), 2 << 30)
 
 

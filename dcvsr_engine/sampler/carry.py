@@ -21,13 +21,14 @@ so a state is never applied to a clip, setting or model it was not made for.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from dcvsr_protocol.errors import InputError
 from safetensors.torch import load, save
+
+from ..jsonfile import parse_object
 
 FORMAT = 1
 
@@ -43,6 +44,12 @@ class CarriedState:
     @property
     def context(self) -> int:
         return self.trajectory.shape[1]
+
+    def fits(self, key: str, start: int, context: int, steps: int) -> bool:
+        """Whether this state feeds the segment starting at `start` that carries `context` frames, in a
+        chain of this key, sampled with this many steps."""
+        return (self.key == key and self.next_frame == start and self.context == context
+                and self.trajectory.shape[0] == steps)
 
     @property
     def nbytes(self) -> int:
@@ -61,7 +68,7 @@ class CarriedState:
         try:
             tensors = load(data)
             header_len = int.from_bytes(data[:8], "little")
-            meta = json.loads(data[8:8 + header_len])["__metadata__"]
+            meta = parse_object(data[8:8 + header_len], ValueError, "safetensors header")["__metadata__"]
             if int(meta["format"]) != FORMAT:
                 raise ValueError(f"format {meta['format']}")
             return cls(int(meta["next_frame"]), meta["key"], tensors["trajectory"], tensors["cond_latents"],

@@ -312,9 +312,6 @@ class FrameCache:
             log.info("cache: removed %d least recently used entries; %.1f MiB held", removed, total / 2**20)
         self._approx = total
 
-    def bytes_held(self) -> int:
-        return self._scan()[0]
-
 
 def _entry_layout(header: bytes, key: str, size: int) -> tuple[tuple[int, ...], bytes] | None:
     """(shape, dtype text) an entry's header states, or None if the header is not this key's or does not
