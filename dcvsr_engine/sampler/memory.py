@@ -48,8 +48,10 @@ class MemoryNeed:
 
     @property
     def total(self) -> int:
-        parts = (self.latents, self.condition, self.decode, self.output, self.sap, self.unet)
-        return int(sum(parts) * MARGIN)
+        """The latents and the output live through the segment; conditioning, the denoising loop (SAP's
+        tokens and a tile pass) and decoding come one after another, so only the largest counts."""
+        phases = max(self.condition, self.decode, self.sap + self.unet)
+        return int((self.latents + self.output + phases) * MARGIN)
 
     def describe(self) -> str:
         gib = 2 ** 30
