@@ -64,12 +64,9 @@ class Arena:
         header = read_header(memoryview(raw), 0)
         return header, pixels(memoryview(raw), 0, header, self.sizes[slot])
 
-    def buffer(self, slot: int) -> np.ndarray:
-        """An engine-side buffer shaped like the slot's pixels, to fill and then `write`."""
-        return np.empty(self.formats[slot].shape, self.formats[slot].np_dtype)
-
     def write(self, slot: int, data: np.ndarray, sequence: int, frame: int) -> None:
-        """Hand pixels over: write them (rows unpadded, as version-1 writers do), then stamp the header."""
+        """Hand pixels over (an array in the slot's layout): write them (rows unpadded, as version-1 writers
+        do), then stamp the header."""
         offset = self.offsets[slot]
         self._shm.write(offset + DATA_OFFSET, memoryview(np.ascontiguousarray(data)).cast("B"))
         raw = bytearray(SLOT_HEADER_SIZE)

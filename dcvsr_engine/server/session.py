@@ -240,17 +240,19 @@ class ServerSession:
             if frame.shape != want:
                 raise ValueError(f"renderer yielded a frame of shape {frame.shape}, expected {want}")
         seq = self._next_seq()
-        if self.arena is None:  # inline: the bytes go out in the message (sent before we go on)
+        if not callable(frame) and fmt.layout == "interleaved" and frame.dtype == fmt.np_dtype \
+                and frame.flags.c_contiguous:
+            data = frame  # already the bytes that go out
+        else:
             data = np.empty(fmt.shape, fmt.np_dtype)
             self._write(data.transpose(1, 2, 0) if fmt.layout == "planar" else data, frame)
+        if self.arena is None:  # inline: the bytes go out in the message (sent before we go on)
             fields = {"session": self.id, "frame": index, "seq": seq, "data": memoryview(data).cast("B")}
             self._post(Message(Kind.FRAME_READY, request.rid, fields), wait=True)
             return
         slot = self._take_out_slot(request)
         try:
-            data = self.arena.buffer(slot)
-            self._write(data.transpose(1, 2, 0) if fmt.layout == "planar" else data, frame)
-            self.arena.write(slot, data, seq, index)
+            self.arena.write(slot, data, seq, index)  # through the descriptor (arena.py)
         except BaseException:
             with self.cond:
                 self.out_free.append(slot)
@@ -262,7 +264,7 @@ class ServerSession:
 
     @staticmethod
     def _write(target: np.ndarray, frame: Any) -> None:
-        """The one copy on this side: the renderer's frame into the output buffer (H, W, C view)."""
+        """The renderer's frame into the output buffer (H, W, C view), when it is not that already."""
         if callable(frame):
             frame(target)
             return
