@@ -220,6 +220,7 @@ class Connection:
                 return
             self._torn = True
             sessions = list(self.sessions.values())
+        self._handshake_timer.cancel()
         for session in sessions:
             session.close(code, message)
         for session in sessions:
