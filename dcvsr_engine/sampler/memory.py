@@ -13,7 +13,8 @@ memory measured.
   VAE encoder's activations over that chunk;
 - decode: the VAE decoder's activations over one decode chunk (space-to-depth decodes in place);
 - output: the segment's frames in the clip's dtype (kept as the session's last output);
-- sap: the whole-frame tokens SAP gathers, per window and attention layer, for two steps;
+- sap: the whole-frame tokens SAP gathers per window and attention layer (recorded for the next
+  step, and this step's with their keys and values);
 - unet: one tile pass's activations.
 """
 
@@ -28,6 +29,7 @@ from dcvsr_protocol.errors import DCVSRError
 from ..sizes import parse_size
 from .conditioning import CONDITION_CHUNK, Geometry
 from .segments import context_frames
+from .tiles import axis_starts
 
 MARGIN = 1.1  # what the figures leave out (allocator slack, small tensors)
 ENCODE_BYTES_PER_CHANNEL = 5 * 4   # live float32 activations per encoder channel and pixel (measured)
@@ -95,13 +97,15 @@ def segment_memory(model, settings, geo: Geometry, clip_itemsize: int = 1) -> Me
         decode = decode_chunk * pixels * 3 * 4 * 4
     branches = 2 if s.guidance > 0 else 1
     window = min(s.tile_frames, frames)
-    windows = max(1, -(-(frames - window) // max(1, int(window * (1 - s.frame_overlap))))) + 1
+    windows = len(axis_starts(frames, window, s.frame_overlap))
     sap = 0
     if s.sap:
         stride = s.sap_stride
         per_window = sum(branches * window * (h // f // stride + 1) * (w // f // stride + 1) * ch * 4
                          for f, ch in _attention_levels(model.unet.config))
-        sap = 3 * 2 * windows * per_window  # hidden states, keys and values; this step's and the next's
+        # the hidden states recorded for the next step (every window), and this step's: a window's
+        # hidden states until it is done, with their keys and values
+        sap = (2 * windows + 2) * per_window
     tile = min(s.tile_size, h) * min(s.tile_size, w)
     unet = branches * window * tile * max(model.unet.config.block_out_channels) * UNET_BYTES_PER_CHANNEL
     output = s.segment_frames * geo.out_h * geo.out_w * 3 * clip_itemsize
