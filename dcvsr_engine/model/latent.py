@@ -41,6 +41,10 @@ class LatentSpace(ABC):
         latent the UNet denoises."""
 
     @abstractmethod
+    def condition_target(self, condition: torch.Tensor) -> torch.Tensor:
+        """The target-space latent that decodes to the condition's own picture (SDEdit's start)."""
+
+    @abstractmethod
     def decode(self, latents: torch.Tensor, chunk: int, condition: torch.Tensor) -> torch.Tensor:
         """(F, C, h, w) target-space latents and their condition latents -> (F, 3, factor h, factor w)
         float32 in [0, 1]."""
@@ -69,6 +73,9 @@ class VAELatent(LatentSpace):
 
     def encode_target(self, frames: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         return self.encode_condition(frames) * self.vae.config.scaling_factor
+
+    def condition_target(self, condition: torch.Tensor) -> torch.Tensor:
+        return condition.float() * self.vae.config.scaling_factor
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor, chunk: int, condition: torch.Tensor) -> torch.Tensor:
@@ -131,6 +138,9 @@ class SpaceToDepthLatent(LatentSpace):
     def encode_target(self, frames: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         x = self._unshuffle(frames)
         return (x - self._plain(condition) if self.residual else x) * self.scale
+
+    def condition_target(self, condition: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(condition.float()) if self.residual else self._plain(condition) * self.scale
 
     def decode(self, latents: torch.Tensor, chunk: int, condition: torch.Tensor) -> torch.Tensor:
         x = latents.float() / self.scale

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -72,6 +73,23 @@ def condition_frames(model, lr: torch.Tensor, geo: Geometry, footage: str) -> to
     restorer (the bank for `footage`) when it has one."""
     up = upscale_and_pad(lr, geo)
     return up if model.restorer is None else model.restorer.apply(up, footage, geo.out_w / geo.in_w)
+
+
+CONDITION_CHUNK = 4  # frames upscaled and encoded at once (SVD's VAE encodes 4 at a time too)
+
+
+@torch.no_grad()
+def condition_chunks(model, lr: torch.Tensor, geo: Geometry, footage: str) -> Iterator[torch.Tensor]:
+    """condition_frames of (F, 3, in_h, in_w) LR frames, a chunk of frames at a time: only one chunk's
+    upscale (output-sized, float32) exists at once, not the whole segment's."""
+    chunk = getattr(model.latent, "encode_chunk", CONDITION_CHUNK)
+    for i in range(0, lr.shape[0], chunk):
+        yield condition_frames(model, lr[i:i + chunk], geo, footage)
+
+
+def encode_condition(model, lr: torch.Tensor, geo: Geometry, footage: str) -> torch.Tensor:
+    """(F, 3, in_h, in_w) LR frames -> their condition latents, a chunk of frames at a time."""
+    return torch.cat([model.latent.encode_condition(c) for c in condition_chunks(model, lr, geo, footage)])
 
 
 @torch.no_grad()

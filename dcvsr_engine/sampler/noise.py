@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 
 import torch
 
@@ -47,17 +48,23 @@ SHARED_FRAME = -1  # the frame index of the clip-wide field that static noise dr
 STILL_SCALE = 0.02  # mean absolute change of a latent cell's condition (0..1 pixels) that halves stillness
 
 
-def stillness(condition: torch.Tensor, factor: int) -> torch.Tensor:
-    """(F, 3, H, W) condition frames (the restored upscale) -> (F, 1, H/factor, W/factor) in (0, 1]: how
-    little each latent cell changes from the previous frame of the batch (the first frame: from the
-    next), 1 where nothing changes. Measured on the condition, so noise in degraded input does not
-    count as change."""
-    change = (condition[1:] - condition[:-1]).abs().mean(1, keepdim=True)
-    if condition.shape[0] == 1:
-        change = torch.zeros_like(condition[:, :1])
-    else:
-        change = torch.cat([change[:1], change])
-    cell = torch.nn.functional.avg_pool2d(change, factor)
+def stillness(condition: Iterable[torch.Tensor], factor: int) -> torch.Tensor:
+    """Condition frames (the restored upscale), given as consecutive (f, 3, H, W) chunks, -> (F, 1,
+    H/factor, W/factor) in (0, 1]: how little each latent cell changes from the previous frame (the
+    first frame: from the next), 1 where nothing changes. Measured on the condition, so noise in
+    degraded input does not count as change."""
+    cells, previous = [], None
+    for chunk in condition:
+        frames = chunk if previous is None else torch.cat([previous, chunk])
+        if frames.shape[0] > 1:
+            change = (frames[1:] - frames[:-1]).abs().mean(1, keepdim=True)
+            cells.append(torch.nn.functional.avg_pool2d(change, factor))
+        previous = chunk[-1:]
+    if not cells:  # a single frame: nothing moves
+        h, w = previous.shape[-2] // factor, previous.shape[-1] // factor
+        return torch.ones(1, 1, h, w)
+    cell = torch.cat(cells)
+    cell = torch.cat([cell[:1], cell])
     return torch.exp(-math.log(2.0) * (cell / STILL_SCALE) ** 2)
 
 
