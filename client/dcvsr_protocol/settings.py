@@ -51,7 +51,8 @@ class Settings:
     seed: int = _setting(0, "noise seed; noise is a function of (seed, frame, latent position)", minimum=0)
     footage: str = _setting(
         "auto", "what the input is, for models with a restorer (nano): 'clean' (sharp and noiseless, e.g. a "
-        "downscale), 'degraded' (blurred, noisy or compressed), 'auto' (unknown: a compromise between them)",
+        "downscale), 'degraded' (blurred, noisy or compressed), 'auto' (decided once per clip from frames "
+        "evenly spaced over it, when the model's restorer has a classifier)",
         choices=("auto", "clean", "degraded"))
     start_sigma: float = _setting(
         0.0, "noise level sampling starts at: above 0, the condition's own picture (the restored upscale) "

@@ -73,6 +73,8 @@ def upscale(clip: vs.VideoNode,
             steps: int | None = None,
             seed: int = 0,
             footage: str = "auto",
+            start_sigma: float | None = None,
+            static_noise: float | None = None,
             tile_size: int | None = None,
             tile_frames: int | None = None,
             tile_overlap: float | None = None,
@@ -110,7 +112,14 @@ def upscale(clip: vs.VideoNode,
         seed (int, default 0): noise seed; noise is a function of (seed, frame, latent position)
         footage (str, default 'auto'): one of auto, clean, degraded; what the input is, for models with a
             restorer (nano): 'clean' (sharp and noiseless, e.g. a downscale), 'degraded' (blurred, noisy or
-            compressed), 'auto' (unknown: a compromise between them)
+            compressed), 'auto' (decided once per clip from frames evenly spaced over it, when the model's
+            restorer has a classifier)
+        start_sigma (float | None, default None): noise level sampling starts at: above 0, the condition's
+            own picture (the restored upscale) noised to this level (SDEdit), so the steps add detail to it;
+            0, pure noise at the model's largest level
+        static_noise (float | None, default None): share of each frame's initial noise drawn from one clip-
+            wide field where the condition does not change from the neighbouring frame (0: independent noise
+            per frame)
         tile_size (int | None, default None): spatial tile size in latent pixels (8 output pixels each)
         tile_frames (int | None, default None): temporal tile (window) length in frames
         tile_overlap (float | None, default None): spatial overlap of neighbouring tiles, as a fraction of
@@ -147,8 +156,9 @@ def upscale(clip: vs.VideoNode,
         model: the model: an installed model's name or a model folder (None: the engine's default model)
         device: the engine's device: 'cpu', 'cuda', 'cuda:1', 'mps' or 'auto' (None: the engine's choice)
         dtype: the engine's compute type: 'fp32', 'fp16', 'bf16' or 'auto' (None: the engine's choice)
-        quality: 'full' (None) or 'preview': the model's fast preset, and the small CPU model 'nano' when no
-            model is named (for scrubbing a timeline; render the final with 'full')
+        quality: 'standard' (None): the model's standard preset (a few steps from its restored upscale);
+            'full': the model's full sampling; 'preview': the model's fast preset, and the small CPU model
+            'nano' when no model is named (for scrubbing a timeline)
     Plugin:
         format: output format (a vs.PresetVideoFormat, format id or VideoFormat); None: the input's format
         cuts: first frames of new scenes (nothing is propagated across a cut); None: read from the clip's
