@@ -402,7 +402,8 @@ EXPECTED = {
     "varsize": "size varies", "varformat": "format varies", "gray": "not YUV or RGB",
     "scale too big": "scale must be at most 8", "scale odd for 4:2:0": "27x27 does not fit YUV420P8",
     "unknown argument": "unexpected keyword argument 'colour_boost'",
-    "bad choice": "sap_gather must be one of", "bad quality": "quality must be one of full, standard, preview",
+    "bad choice": "sap_gather must be one of",
+    "bad quality": "quality must be one of full, standard, preview",
     "bad cuts": "cuts [99] lie outside", "bad format": "Gray16 is not YUV or RGB",
     "interlaced": "interlaced", "no such model": "no model folder", "too small": "below the minimum",
 }
