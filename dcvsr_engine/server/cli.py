@@ -8,6 +8,7 @@ import sys
 
 from . import control
 from .engine import EngineRunning
+from .status_text import summary
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +29,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         p = subparsers.add_parser(name, help=text)
         p.add_argument("--runtime-dir")
         p.set_defaults(func=func)
+    p = subparsers.choices["status"]
+    p.add_argument("--json", action="store_true", help="the engine's status reply as JSON, for scripts")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -47,7 +50,7 @@ def _status(args: argparse.Namespace) -> int:
     if info is None:
         print("no engine is running")
         return 1
-    print(json.dumps(info, indent=2))
+    print(json.dumps(info, indent=2) if args.json else summary(info))
     return 0
 
 
