@@ -32,8 +32,8 @@ def _help(tmp_path, *args: str) -> str:
     return result.stdout
 
 
-@pytest.mark.parametrize("args", [["--help"], ["upscale", "--help"], ["status", "--help"], ["doctor", "--help"],
-                                  ["install", "--help"], ["models", "list", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["upscale", "--help"], ["status", "--help"],
+                                  ["doctor", "--help"], ["install", "--help"], ["models", "list", "--help"]])
 def test_help_imports_no_torch(tmp_path, args):
     _help(tmp_path, *args)
 

@@ -166,6 +166,8 @@ def remove_empty_dirs(dirs: list[str], keep: bool = False) -> None:
     files (an upgrade prunes only folders the new install no longer uses)."""
     for path in sorted(dirs, key=lambda p: len(Path(p).parts), reverse=True):
         folder = Path(path)
+        # Python writes __pycache__ beside the packages dcvsr copied: it goes with them.
+        shutil.rmtree(folder / "__pycache__", ignore_errors=True)
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
             if keep:
