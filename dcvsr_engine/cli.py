@@ -8,11 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import DCVSRError, InputError
+from dcvsr_protocol.errors import DCVSRError, InputError
+from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
+
 from .model.catalogue import running_defaults
 from .model.layout import NANO
 from .model.quality import model_for, quality_defaults
-from .settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
 
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 
@@ -126,7 +127,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
     settings = Settings.for_model(quality_defaults(model.info, args.quality), **overrides_from_args(args))
     sampler = DCVSRSampler(model, settings)
-    geo = sampler.geometry(clip.height, clip.width)
+    geo = sampler.plan.geometry(clip.height, clip.width)
     if model.info.get("name") == "tiny":
         print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",
               file=sys.stderr)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from dcvsr_engine.server.testing import EngineProcess, child_env, short_runtime_dir
+from tests.engine_process import EngineProcess, child_env, short_runtime_dir
 
 HELP_PROBE = """
 import sys

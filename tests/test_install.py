@@ -16,9 +16,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from dcvsr_client.runtime import engine_command_file
 from dcvsr_install import service
 from dcvsr_install.layout import Layout
+from dcvsr_protocol import engine_command_file
 
 PLATFORMS = ("linux", "macos", "windows")
 BIN = {"linux": "Linux-x86-64", "macos": "MacOS", "windows": "Win64"}
@@ -325,7 +325,7 @@ def test_service_definitions_quote_paths_with_spaces():
 
 
 def test_engine_command_file_round_trip(tmp_path, monkeypatch):
-    from dcvsr_client.runtime import autostart
+    from dcvsr_client import autostart
 
     command = ["/opt/dcvsr env/bin/python", "-m", "dcvsr_engine.server"]
     path = tmp_path / "engine-command"

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from dcvsr_engine.io import open_clip
-from dcvsr_engine.server.testing import short_runtime_dir
+from tests.engine_process import short_runtime_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL_VAPOURSYNTH = ROOT / "scripts" / "install-vapoursynth"

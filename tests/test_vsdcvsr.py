@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from dcvsr_engine.server.testing import EngineProcess, child_env, short_runtime_dir
 from tests.conftest import TORCH_THREADS
+from tests.engine_process import EngineProcess, child_env, short_runtime_dir
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -132,7 +132,7 @@ def test_importing_vsdcvsr_imports_no_torch_and_no_engine(tmp_path):
     assert proc.returncode == 0, proc.stderr
     heavy, params = proc.stdout.strip().splitlines()[-2:]
     assert heavy == "[]"
-    from dcvsr_engine.settings import Settings
+    from dcvsr_protocol.settings import Settings
 
     names = eval(params)
     assert names[:2] == ["clip", "scale"]

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError
+from dcvsr_protocol.errors import ModelError
+
 from .layout import DCVSR_JSON, SHIPPED_DIR, default_model, is_installed, models_dir
 
 

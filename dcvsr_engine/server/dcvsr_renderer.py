@@ -1,9 +1,9 @@
 """The DC-VSR renderer: sessions that stream a clip's canonical segments through the sampler.
 
-A session renders whole canonical segments (sampler.segments: fixed by the clip length, the
+A session renders whole canonical segments (sampler.plan.segments: fixed by the clip length, the
 settings and the cut list, never by the requests), so every order and size of requests computes
-the same segments with the same carried state, and gets the same pixels (design.md, "Sessions and
-the determinism contract"). What links requests:
+the same segments with the same carried state, and gets the same pixels (README.md, "How the
+method is implemented" and "The frame server"). What links requests:
 
 - in memory: the last rendered (or wholly loaded) segment's output frames and the last outgoing
   carried state, so a request that continues the previous one recomputes nothing;
@@ -35,14 +35,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from dcvsr_protocol.errors import DCVSRError, SettingsError
+from dcvsr_protocol.settings import DEFAULT_QUALITY, Settings, check_quality
 
 from .. import __version__
-from ..errors import DCVSRError, SettingsError
 from ..model.quality import model_for, quality_defaults
 from ..sampler.carry import CarriedState
 from ..sampler.pipeline import DCVSRSampler, check_frame
 from ..sampler.segments import Segment
-from ..settings import DEFAULT_QUALITY, Settings, check_quality
 from .frame_cache import CARRY, FRAMES, FrameCache
 from .renderer import CancelledFn, ClipSpec, ProgressFn, Renderer, RenderSession, SourceFn
 
@@ -206,8 +206,8 @@ class DCVSRSession(RenderSession):
         self.dtype = np.dtype(_CLIP_DTYPES[spec.dtype])
         self.sampler = DCVSRSampler(model, settings)
         try:
-            self.geo = self.sampler.geometry(spec.height, spec.width)
-            self.segments = self.sampler.segments(spec.frames, spec.cuts)
+            self.geo = self.sampler.plan.geometry(spec.height, spec.width)
+            self.segments = self.sampler.plan.segments(spec.frames, spec.cuts)
         except DCVSRError as e:
             raise SettingsError(str(e)) from e
         self.out_size = (self.geo.out_w, self.geo.out_h)

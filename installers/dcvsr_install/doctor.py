@@ -96,8 +96,8 @@ def _vapoursynth(report: dict[str, Any], named: str | None) -> None:
 
 
 def _engine(report: dict[str, Any]) -> None:
-    from dcvsr_client import Client, DCVSRClientError
-    from dcvsr_client.runtime import autostart, engine_command_file
+    from dcvsr_client import Client, DCVSRClientError, autostart
+    from dcvsr_protocol import engine_command_file
 
     command_file = engine_command_file.find()
     try:

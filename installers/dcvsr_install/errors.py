@@ -1,6 +1,6 @@
 """The installer's errors: each says what is wrong and what to do."""
 
-from dcvsr_client.errors import DCVSRError
+from dcvsr_protocol.errors import DCVSRError
 
 
 class InstallError(DCVSRError):

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from dcvsr_client.runtime import engine_command_file
+from dcvsr_protocol import engine_command_file
 
 from . import ofx, service, vapoursynth
 from .errors import InstallError

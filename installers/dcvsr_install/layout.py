@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
-from dcvsr_client.runtime import engine_command_file
+from dcvsr_protocol import engine_command_file
 
 from .errors import InstallError
 

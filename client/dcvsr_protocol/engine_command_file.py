@@ -19,7 +19,7 @@ import shlex
 import sys
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
-from ..errors import EngineStartError
+from .errors import EngineStartError
 
 FILE_NAME = "engine-command"
 MAX_BYTES = 4096  # the C client reads at most this much
