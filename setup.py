@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import plistlib
 import shutil
+import subprocess
 import sys
 import sysconfig
 from pathlib import Path
@@ -24,6 +25,7 @@ from setuptools.errors import CCompilerError, CompileError, LinkError
 ROOT = Path(__file__).parent
 BRIDGE = ROOT / "ofx_bridge"
 SOURCE_DIRS = ("client", "effect")  # the C client for the protocol, and the OpenFX effect
+SETTINGS = ROOT / "client" / "dcvsr_protocol" / "settings.py"
 PAYLOAD = "installers/dcvsr_install/payload/DCVSR.ofx.bundle"
 EXPORTS = ["OfxGetNumberOfPlugins", "OfxGetPlugin", "OfxSetHost"]
 
@@ -38,7 +40,12 @@ def bundle_arch() -> str:
 
 
 def bridge_sources() -> list[str]:
-    return sorted(os.path.relpath(p, ROOT) for d in SOURCE_DIRS for p in (BRIDGE / d).glob("*.c"))
+    """The C client, then the effect; none until the effect exists (the client alone is no plug-in)."""
+    effect = sorted((BRIDGE / "effect").glob("*.c"))
+    if not effect:
+        return []
+    client = sorted((BRIDGE / "client").glob("*.c"))
+    return [os.path.relpath(p, ROOT) for p in (*client, *effect)]
 
 
 class OfxBundle(build_ext):
@@ -64,6 +71,16 @@ class OfxBundle(build_ext):
         return EXPORTS  # not PyInit_*: MSVC's linker exports these
 
     def build_extension(self, ext: Extension) -> None:
+        # The effect's parameters are compiled in from the one settings description (Describe runs
+        # with no engine to ask): generate that header first, as ofx_bridge/Makefile does.
+        generated = Path(self.build_temp) / "ofx_generated"
+        generated.mkdir(parents=True, exist_ok=True)
+        header = subprocess.run([sys.executable, str(BRIDGE / "tools" / "gen_settings_header.py"),
+                                 str(SETTINGS)], capture_output=True, text=True, check=False)
+        if header.returncode != 0:
+            raise SystemExit(f"generating the OpenFX settings header failed:\n{header.stderr}")
+        (generated / "dcvsr_settings.h").write_text(header.stdout)
+        ext.include_dirs.append(str(generated))
         try:
             super().build_extension(ext)
         except (CCompilerError, CompileError, LinkError) as e:
@@ -100,7 +117,9 @@ def extensions() -> list[Extension]:
     return [Extension(
         "dcvsr_install.payload.DCVSR", sources=sources,
         include_dirs=[str(BRIDGE / d) for d in ("openfx", *SOURCE_DIRS)],
-        extra_compile_args=["-std=c11", "-O2"] if posix else ["/O2"],
+        define_macros=[("_POSIX_C_SOURCE", "200809L"), ("_DEFAULT_SOURCE", None)] if posix else [],
+        # Hidden by default: the plug-in exports only what its OFX_EXPORT marks.
+        extra_compile_args=["-std=c11", "-O2", "-fvisibility=hidden"] if posix else ["/O2"],
         libraries=(["pthread", "m"] + (["rt"] if sys.platform.startswith("linux") else [])) if posix
         else ["ws2_32"])]
 
