@@ -368,3 +368,14 @@ def test_ofx_bundle_loads_in_test_host(tmp_path):
         shutil.rmtree(runtime, ignore_errors=True)
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
     assert (tmp_path / "out").stat().st_size > 0
+
+
+def test_real_layout_dry_run_names_the_commands_and_writes_nothing(tmp_path):
+    """Without --prefix: this machine's own layout, in a home of the test's; --dry-run changes nothing."""
+    env = {k: v for k, v in fake_env(tmp_path).items() if k != "DCVSR_AUTOSTART"}
+    out = dcvsr("install", "--hosts", "service", "--dry-run", env=env).stdout
+    if sys.platform.startswith("linux"):
+        assert f"would write {tmp_path}/.config/systemd/user/dcvsr-engine.service" in out
+        assert "would run systemctl --user enable --now dcvsr-engine.service" in out
+    assert f"would write the manifest {tmp_path}" in out
+    assert list(tmp_path.iterdir()) == []
