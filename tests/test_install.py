@@ -379,3 +379,54 @@ def test_real_layout_dry_run_names_the_commands_and_writes_nothing(tmp_path):
         assert "would run systemctl --user enable --now dcvsr-engine.service" in out
     assert f"would write the manifest {tmp_path}" in out
     assert list(tmp_path.iterdir()) == []
+
+
+def _python_312() -> str | None:
+    """A CPython 3.12+ here (VapourSynth's wheels, which carry vspipe, start at 3.12), or None."""
+    names = ["python3.13", "python3.12"]
+    candidates = [shutil.which(n) for n in names]
+    candidates += sorted(str(p) for p in (Path.home() / ".pyenv" / "versions").glob("3.1[2-9]*/bin/python3"))
+    for python in filter(None, candidates):
+        try:
+            ok = subprocess.run([python, "-c", "import sys; sys.exit(sys.version_info < (3, 12))"],
+                                capture_output=True, timeout=30).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if ok:
+            return python
+    return None
+
+
+def test_vapoursynth_python_is_asked_of_vspipe(tmp_path):
+    """vspipe names the Python it embeds (after `vapoursynth config`, as VapourSynth R74+ wants); the plugin
+    goes into that Python's site-packages under the fake root, and imports there."""
+    python = _python_312()
+    if python is None:
+        pytest.skip("no CPython 3.12+ here: VapourSynth's wheels (with vspipe) start at 3.12")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in fake_env(home).items() if k != "PYTHONPATH"}
+    env["PIP_CACHE_DIR"] = os.environ.get("DCVSR_TEST_PIP_CACHE", str(Path.home() / ".cache/dcvsr/test-pip"))
+    venv = tmp_path / "vs"
+    subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=120, env=env)
+    pip = subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-compile",
+                          "vapoursynth>=74", "numpy"], capture_output=True, text=True, timeout=300, env=env)
+    if pip.returncode != 0:
+        pytest.skip(f"cannot install vapoursynth for {python}: {pip.stderr[-300:]}")
+    subprocess.run([str(venv / "bin/vapoursynth"), "config"], check=True, capture_output=True, timeout=60,
+                   env=env)  # writes HOME/.config/vapoursynth: which Python vspipe embeds
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
+    root = tmp_path / "root"
+    root.mkdir()
+    out = dcvsr("install", "--hosts", "vapoursynth", "--prefix", str(root), env=env).stdout
+    purelib = subprocess.run([str(venv / "bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                              "['purelib'])"], capture_output=True, text=True, timeout=60).stdout.strip()
+    site = root / Path(purelib).relative_to("/")
+    assert (site / "dcvsr-host.pth").is_file(), out
+    check = ("import site, sys; site.addsitedir(sys.argv[1]); import vsdcvsr.filter, vsdcvsr.check; "
+             "sys.exit(vsdcvsr.check.main(['--no-start']))")
+    result = subprocess.run([str(venv / "bin/python"), "-c", check, str(site)], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert "vapoursynth: ok" in result.stdout and "client: ok" in result.stdout, result.stdout + result.stderr
+    dcvsr("uninstall", "--prefix", str(root), env=env)
+    assert list(root.iterdir()) == []
