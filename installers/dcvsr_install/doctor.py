@@ -77,6 +77,11 @@ def _ofx(report: dict[str, Any]) -> None:
 
 
 def _vapoursynth(report: dict[str, Any], named: str | None) -> None:
+    vspipe = shutil.which("vspipe")
+    if vspipe and vapoursynth.vspipe_python() is None:
+        # VapourSynth R74+: vspipe runs only after `vapoursynth config` has recorded which Python it embeds.
+        _problem(report, f"{vspipe} cannot run a script (it does not know which Python to embed)",
+                 "run `vapoursynth config` with the Python VapourSynth is installed in")
     try:
         target = vapoursynth.find(named)
     except Exception as e:
