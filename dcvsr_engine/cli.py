@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 from dcvsr_protocol.errors import DCVSRError, InputError
-from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
+from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, add_arguments, overrides_from_args
 
 from .model.catalogue import running_defaults
 from .model.layout import NANO
-from .model.quality import model_for, quality_defaults
+from .model.quality import model_for
 
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 
@@ -125,8 +125,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
-    settings = Settings.for_model(quality_defaults(model.info, args.quality), **overrides_from_args(args))
-    sampler = DCVSRSampler(model, settings)
+    sampler = DCVSRSampler.open(model, args.quality, **overrides_from_args(args))
     geo = sampler.plan.geometry(clip.height, clip.width)
     if model.info.get("name") == "tiny":
         print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",

@@ -11,6 +11,7 @@ from typing import Any
 from dcvsr_protocol.errors import ModelError
 
 from .layout import DCVSR_JSON, SHIPPED_DIR, default_model, is_installed, models_dir
+from .quality import quality_defaults
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def running_defaults() -> tuple[str | None, dict[str, Any]]:
         info = read_info(path / DCVSR_JSON)
     except ModelError:
         return path.name, {}
-    return info.get("name") or path.name, dict(info.get("defaults", {}))
+    return info.get("name") or path.name, quality_defaults(info, None)
 
 
 def human_size(size: float) -> str:
