@@ -66,7 +66,7 @@ def build_plan(layout: Layout, hosts: list[str], named: bool, bundle: Path | Non
                 continue
             ofx.add(plan, bundle)
         elif host == "vapoursynth":
-            if layout.platform != Layout.current("user", None).platform:
+            if not layout.is_native():
                 if named:
                     raise InstallError("the VapourSynth plugin can only be installed for this machine's "
                                        "platform (its Python is asked where to go)")

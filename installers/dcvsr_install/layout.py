@@ -140,6 +140,10 @@ class Layout:
     def log_dir(self) -> PurePath:
         return self.data_dir() / "logs"
 
+    def is_native(self) -> bool:
+        """Whether this is the running machine's platform (whose Pythons can be asked things)."""
+        return self.platform == PLATFORMS[platform_name(sys.platform)]
+
     def is_real(self) -> bool:
         """Whether this layout is the running machine's own (not a fake root): only then are services
         enabled and host checks run."""

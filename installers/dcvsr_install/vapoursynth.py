@@ -156,7 +156,7 @@ def add(plan: Plan, target: VapourSynthPython) -> None:
         except ImportError:
             continue  # dcvsr_protocol exists only in newer layouts of the client
         plan.add_tree(Path(module.__file__).parent, home / name)
-    site = layout.place(site_dir(target, layout.scope)) if layout.prefix else site_dir(target, layout.scope)
+    site = layout.place(site_dir(target, layout.scope))
     plan.add_file(site / PTH_NAME, f"{home}\n".encode())
     plan.notes.append(f"VapourSynth: {site / PTH_NAME} puts {home} on {target.executable}'s path")
 
