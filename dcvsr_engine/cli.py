@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGHUP, _hung_up)
     try:
         return args.func(args)
     except DCVSRError as exc:
@@ -38,6 +39,12 @@ def _terminated(*_) -> None:
     sys.exit(143)
 
 
+def _hung_up(*_) -> None:
+    """SIGHUP (the terminal or ssh session closed) unwinds like SIGTERM: partial outputs are removed."""
+    print("dcvsr: hung up; no output was written", file=sys.stderr)
+    sys.exit(129)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcvsr", description="DC-VSR video super-resolution")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -49,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "a video file when it has a video extension, otherwise a folder of 16-bit PNGs.")
     up.add_argument("input", type=Path)
     up.add_argument("-o", "--output", type=Path, required=True)
-    up.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
+    up.add_argument("-y", "--overwrite", action="store_true",
+                    help="replace an existing output (never the input)")
+    up.add_argument("--allow-truncated", action="store_true",
+                    help="upscale the frames a truncated video holds (a warning) instead of refusing it")
     up.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr, or the "
                     "shipped nano model when dc-vsr is not installed)")
     up.add_argument("--quality", choices=QUALITIES, default=DEFAULT_QUALITY,
@@ -109,10 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_upscale(args: argparse.Namespace) -> int:
     from .io import check_output, open_clip, open_writer
+    from .io.input_checks import check_not_input, truncation
 
     # Output and input are checked before torch is imported (seconds), so these mistakes fail at once.
+    check_not_input(args.input, args.output)
     check_output(args.output, args.overwrite)
     clip = open_clip(args.input)
+    damage = truncation(args.input, clip.num_frames, clip.fps) if clip.kind == "video" else None
+    if damage and not args.allow_truncated:
+        raise InputError(f"{damage}; --allow-truncated upscales the frames it holds")
+    if damage:
+        print(f"dcvsr: warning: {damage}; upscaling the {clip.num_frames} frames it holds", file=sys.stderr)
     if clip.colour.transfer in HDR_TRANSFERS:
         hdr = HDR_TRANSFERS[clip.colour.transfer]
         raise InputError(f"{args.input}: {hdr} (HDR) input is not supported yet")
@@ -120,6 +137,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     import torch
 
     from .model import load_model
+    from .sampler.memory import allowance, check_fits, resident_bytes
     from .sampler.pipeline import DCVSRSampler
 
     if args.threads:
@@ -127,6 +145,8 @@ def run_upscale(args: argparse.Namespace) -> int:
     model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
     sampler = DCVSRSampler.open(model, args.quality, **overrides_from_args(args))
     geo = sampler.plan.geometry(clip.height, clip.width)
+    # Refuse what would not fit before spending it (output frames are float32 on this path).
+    check_fits(model, sampler.settings, geo, allowance() - resident_bytes(), clip_itemsize=4)
     if model.info.get("name") == "tiny":
         print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",
               file=sys.stderr)

@@ -42,11 +42,12 @@ class EngineProcess:
     """with EngineProcess() as engine: client = engine.connect() ..."""
 
     def __init__(self, directory: str | os.PathLike | None = None, renderer: str = NOOP,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, preexec: Any = None) -> None:
         self._own_dir = directory is None
         self.directory = Path(directory) if directory is not None else short_runtime_dir()
         self.renderer = renderer
         self.extra_env = env or {}
+        self.preexec = preexec  # run in the child before the engine starts (e.g. a memory limit)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -66,7 +67,8 @@ class EngineProcess:
         try:
             self.proc = subprocess.Popen(engine_command(self.renderer), env=child_env(self.directory,
                                                                                       **self.extra_env),
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=_ROOT)
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=_ROOT,
+                                         preexec_fn=self.preexec)
         finally:
             os.close(log)
         deadline = time.monotonic() + timeout

@@ -113,3 +113,11 @@ def test_engine_killed_mid_render_then_restarted(tiny_model_dir, tmp_path):
         again.check_clean()
         assert again.renders[6] == (0, "-")
     engine.close()
+
+
+def test_a_pixel_depth_it_cannot_take_is_a_format_error(tiny_model_dir, tmp_path):
+    with dcvsr_engine(tiny_model_dir, tmp_path) as e:
+        run = host(e.directory, tmp_path, [3], "--depth", "none")
+        run.check_clean()
+        status, message = run.renders[3]
+        assert status == 7 and "pixel format" in message  # kOfxStatErrFormat

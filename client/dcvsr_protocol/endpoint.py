@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 
 from .errors import DCVSRClientError
-from .paths import socket_path
+from .paths import socket_path, write_private
 
 TRANSPORTS = ("unix", "tcp")
 TRANSPORT_NAME = "transport"
@@ -57,12 +57,8 @@ def read_port(directory: Path) -> int | None:
 
 
 def write_port(directory: Path, port: int) -> None:
-    """The engine's side: publish the port (written under a temporary name, then renamed)."""
-    tmp = directory / f"{PORT_NAME}.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(f"{port}\n")
-    os.replace(tmp, directory / PORT_NAME)
+    """The engine's side: publish the port (a private file, renamed into place)."""
+    write_private(directory / PORT_NAME, f"{port}\n")
 
 
 def tcp_listener(port: int | None = None) -> socket.socket:

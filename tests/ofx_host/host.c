@@ -5,7 +5,7 @@
  *
  *   ofx_host BUNDLE OUT [options]
  *     --context filter|general     --size W H        --frames-in-clip N   --par P
- *     --depth float|half|short|byte                  --components RGBA|RGB
+ *     --depth float|half|short|byte|none             --components RGBA|RGB
  *     --premult                    (source colour premultiplied by a ramp alpha)
  *     --alpha one|ramp             --rows tight|padded|negative          --bounds-margin M
  *     --no-temporal                --no-multires     --nan-fill           --render-scale S
@@ -431,6 +431,7 @@ static size_t sample_bytes(void)
 
 static const char *depth_name(void)
 {
+    if (strcmp(opt.depth, "none") == 0) return N(kOfxBitDepthNone); /* a depth no effect can take */
     return strcmp(opt.depth, "byte") == 0 ? N(kOfxBitDepthByte) : strcmp(opt.depth, "short") == 0 ? N(kOfxBitDepthShort)
          : strcmp(opt.depth, "half") == 0 ? N(kOfxBitDepthHalf) : N(kOfxBitDepthFloat);
 }

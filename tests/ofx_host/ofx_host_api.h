@@ -185,6 +185,7 @@ enum {
     X(kOfxTypeParameter, "OfxTypeParameter") \
     X(kOfxTypeImageEffectHost, "OfxTypeImageEffectHost") \
     X(kOfxChangeUserEdited, "OfxChangeUserEdited") \
+    X(kOfxBitDepthNone, "OfxBitDepthNone") \
     X(kOfxBitDepthByte, "OfxBitDepthByte") \
     X(kOfxBitDepthShort, "OfxBitDepthShort") \
     X(kOfxBitDepthHalf, "OfxBitDepthHalf") \
