@@ -15,6 +15,7 @@ from typing import Any
 import dcvsr_client
 from dcvsr_client import Client
 from dcvsr_client.autostart import can_connect
+from dcvsr_protocol import endpoint
 
 NOOP = "dcvsr_engine.server.noop:NoOpRenderer"
 _ROOT = Path(__file__).resolve().parents[1]  # holds dcvsr_engine/ and tests/
@@ -72,7 +73,8 @@ class EngineProcess:
             os.close(log)
         deadline = time.monotonic() + timeout
         sock = self.directory / "engine.sock"
-        while not (sock.exists() and can_connect(sock)):
+        # Over TCP the port file comes after the Unix socket: wait for the transport clients will use.
+        while not (sock.exists() and can_connect(sock) and endpoint.can_connect(self.directory)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"engine did not start (status {self.proc.poll()}):\n{self.log}")
             time.sleep(0.02)

@@ -18,8 +18,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from dcvsr_protocol import endpoint
 from dcvsr_protocol.errors import EngineStartError
-from dcvsr_protocol.paths import socket_path
 
 DEFAULT_START_TIMEOUT = 60.0
 
@@ -73,14 +73,13 @@ def _log_tail(path: Path, limit: int = 2000) -> str:
 
 def start_engine(directory: Path, timeout: float = DEFAULT_START_TIMEOUT,
                  command: list[str] | None = None) -> int | None:
-    """Make sure an engine accepts connections on directory's socket, starting one if needed.
+    """Make sure an engine accepts connections in directory (its socket or port), starting one if needed.
 
     Returns the pid of the engine started, or None if one was running already.
     """
-    sock = socket_path(directory)
     deadline = time.monotonic() + timeout
     with _flock(directory / "start.lock", deadline):
-        if can_connect(sock):
+        if endpoint.can_connect(directory):
             return None
         cmd = command or engine_command()
         log_path = directory / "engine.log"
@@ -96,7 +95,7 @@ def start_engine(directory: Path, timeout: float = DEFAULT_START_TIMEOUT,
         # Reap the child when it ends, so a dead engine does not linger as a zombie that looks alive.
         threading.Thread(target=proc.wait, name="dcvsr-engine-reaper", daemon=True).start()
         while True:
-            if can_connect(sock):
+            if endpoint.can_connect(directory):
                 return proc.pid
             code = proc.poll()
             if code is not None:

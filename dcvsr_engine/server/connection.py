@@ -55,8 +55,9 @@ class RequestError(Exception):
 
 
 def peer_uid(sock: socket.socket) -> int | None:
-    """The connecting process's uid where the platform tells it (Linux)."""
-    if not hasattr(socket, "SO_PEERCRED"):
+    """The connecting process's uid where the platform tells it (Linux, Unix sockets; over loopback
+    TCP the token is the only proof)."""
+    if not hasattr(socket, "SO_PEERCRED") or sock.family != getattr(socket, "AF_UNIX", None):
         return None
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     return struct.unpack("3i", creds)[1]

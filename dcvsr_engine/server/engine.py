@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dcvsr_protocol import Code, Kind, Message, PixelFormat
+from dcvsr_protocol import Code, Kind, Message, PixelFormat, endpoint
 from dcvsr_protocol.paths import check_private, read_token, write_private
 
 from .. import __version__
@@ -67,6 +67,7 @@ class Engine:
         self._stop = threading.Event()
         self._lock_fd: int | None = None
         self.listener: socket.socket | None = None
+        self.tcp_listener: socket.socket | None = None
         self.names: SegmentNames | None = None
 
     @property
@@ -90,6 +91,7 @@ class Engine:
         self.names = SegmentNames(self.directory)
         self.token = read_token(self.directory, create=True)
         self.socket_file.unlink(missing_ok=True)  # a dead engine's: we hold the lock
+        (self.directory / endpoint.PORT_NAME).unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o177)  # the socket file is created 0600
         try:
@@ -99,6 +101,13 @@ class Engine:
         listener.listen(64)
         listener.settimeout(0.2)  # so the accept loop notices a stop request
         self.listener = listener
+        if endpoint.transport(self.directory) == "tcp":
+            # Loopback TCP as well (what Windows hosts use; selectable here so it is tested here).
+            self.tcp_listener = endpoint.tcp_listener()
+            self.tcp_listener.settimeout(0.2)
+            threading.Thread(target=self._accept_loop, args=(self.tcp_listener,), name="dcvsr-tcp-accept",
+                             daemon=True).start()
+            endpoint.write_port(self.directory, self.tcp_listener.getsockname()[1])
         write_private(self.directory / "engine.pid", f"{os.getpid()}\n")
         threading.Thread(target=self._make_renderer, name="dcvsr-renderer-init", daemon=True).start()
         log.info("dcvsr engine %s (pid %d) listening on %s", __version__, os.getpid(), self.socket_file)
@@ -116,20 +125,23 @@ class Engine:
     def serve_forever(self) -> None:
         assert self.listener is not None
         try:
-            while not self._stop.is_set():
-                try:
-                    sock, _addr = self.listener.accept()
-                except TimeoutError:
-                    continue
-                except OSError:
-                    if self._stop.is_set():
-                        break
-                    log.exception("accept failed")
-                    time.sleep(0.1)
-                    continue
-                self._accept(sock)
+            self._accept_loop(self.listener)
         finally:
             self.shutdown()
+
+    def _accept_loop(self, listener: socket.socket) -> None:
+        while not self._stop.is_set():
+            try:
+                sock, _addr = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    break
+                log.exception("accept failed")
+                time.sleep(0.1)
+                continue
+            self._accept(sock)
 
     def _accept(self, sock: socket.socket) -> None:
         victim = None
@@ -170,6 +182,12 @@ class Engine:
             self.listener.close()
             self.listener = None
             self.socket_file.unlink(missing_ok=True)
+        if self.tcp_listener is not None:
+            port = self.tcp_listener.getsockname()[1]
+            self.tcp_listener.close()
+            self.tcp_listener = None
+            if endpoint.read_port(self.directory) == port:
+                (self.directory / endpoint.PORT_NAME).unlink(missing_ok=True)
         with self.lock:
             connections = list(self.connections)
         for conn in connections:
