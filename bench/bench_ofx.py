@@ -87,7 +87,7 @@ def plugin_path(engine: EngineProcess, width: int, height: int, frames: int,
     args = [str(build / "tests" / "ofx_host"), str(build / "DCVSR.ofx.bundle"), "-",
             "--size", str(width), str(height), "--frames-in-clip", str(frames),
             "--render", ",".join(map(str, range(frames))), "--param", "scale=0",
-            "--param", f"quality={QUALITY_PARAM[renderer]}"]
+            "--param", f"quality={QUALITY_PARAM[renderer]}", "--cached-sources"]
     env = dict(os.environ, DCVSR_RUNTIME_DIR=str(engine.directory), DCVSR_AUTOSTART="0")
     result = subprocess.run(args, capture_output=True, text=True, timeout=1800, env=env)
     failed = re.findall(r"^render \d+ -> [1-9].*$", result.stdout, re.M)
