@@ -64,7 +64,8 @@ def one(case: dict) -> dict:
     out = {"default_segment": settings.segment_frames, "default_need": default.total,
            "out_w": geo.out_w, "out_h": geo.out_h, "model_rss": base}
     chosen = None
-    for n in [settings.segment_frames] + [n for n in SEGMENTS if n < settings.segment_frames]:
+    longest = min(settings.segment_frames, case["max_segment"] or settings.segment_frames)
+    for n in [longest] + [n for n in SEGMENTS if n < longest]:
         trial = replace(settings, segment_frames=n, decode_chunk=min(settings.decode_chunk, n))
         if segment_memory(model, trial, geo).total <= allowed:
             chosen = trial
@@ -108,6 +109,8 @@ def main() -> None:
     parser.add_argument("--models", default="tiny,tiny-s2d,nano")
     parser.add_argument("--sizes", default="480p,1080p,2160p")
     parser.add_argument("--timeout", type=float, default=420)
+    parser.add_argument("--max-segment", type=int, default=0,
+                        help="cap the segment (frames rendered before the first is out) to keep a run short")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -127,7 +130,8 @@ def main() -> None:
                  "nano": lambda: NANO}
         print(f"allowance {allowance / gib:.1f} GiB (RLIMIT_AS {limit / gib:.1f} GiB per case), "
               f"{args.threads} torch threads; settings {PRESETS}; peak = VmHWM above the loaded model; the "
-              f"first frame needs the first segment rendered; a case over {args.timeout:.0f} s is stopped")
+              f"first frame needs the first segment rendered; a case over {args.timeout:.0f} s is stopped"
+              + (f"; segments capped at {args.max_segment} frames" if args.max_segment else ""))
         print(f"{'model':9} {'source':>10} {'x':>2} {'output':>11} {'out frame':>10} {'segment':>15} "
               f"{'estimate':>9} {'peak':>9} {'peak/frame':>10} {'1st frame':>10}")
         for name in args.models.split(","):
@@ -136,7 +140,8 @@ def main() -> None:
                 width, height = SIZES[size]
                 for scale in SCALES:
                     case = {"model": model, "width": width, "height": height, "scale": scale,
-                            "threads": args.threads, "allowance": allowance, **PRESETS[name]}
+                            "threads": args.threads, "allowance": allowance, "max_segment": args.max_segment,
+                            **PRESETS[name]}
                     r = run_case(case, limit, args.timeout)
                     label = f"{name:9} {f'{width}x{height}':>10} {scale:>2.0f}"
                     if "failed" in r:

@@ -11,6 +11,7 @@ from pathlib import Path
 from dcvsr_protocol.errors import DCVSRError, InputError
 from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, add_arguments, overrides_from_args
 
+from .model.catalogue import running_defaults
 from .model.layout import NANO
 from .model.quality import model_for
 
@@ -47,6 +48,8 @@ def _hung_up(*_) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcvsr", description="DC-VSR video super-resolution")
     sub = parser.add_subparsers(dest="command", required=True)
+    # The help shows the defaults of the model that would run; reading its dcvsr.json imports no torch.
+    default_name, model_defaults = running_defaults()
 
     up = sub.add_parser("upscale", help="upscale a video file or a folder of images",
                         description="Upscale INPUT (a video file or a folder of images) into OUTPUT: "
@@ -68,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--threads", type=int, help="torch CPU threads (part of what makes output bit-identical)")
     up.add_argument("--codec", help="video codec of the output (default: by extension, e.g. libx264)")
     up.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_arguments(up)
+    add_arguments(up, model_defaults, default_name)
     up.set_defaults(func=run_upscale)
 
     models = sub.add_parser("models", help="install and list models")
@@ -82,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--latent", choices=("vae", "space_to_depth"), default="vae",
                       help="latent space: a tiny random VAE (default), or a weightless 4x space-to-depth")
     tiny.set_defaults(func=run_make_tiny)
-    listing = msub.add_parser("list", help="list installed models")
+    listing = msub.add_parser("list", help="list the models this installation can run, with where each lives")
     listing.set_defaults(func=run_list)
 
     ev = sub.add_parser("eval", help="measure the sampler and classical baselines against ground truth",
@@ -102,14 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     ev.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     ev.add_argument("--threads", type=int, help="torch and OpenCV CPU threads")
-    add_arguments(ev)
+    add_arguments(ev, model_defaults, default_name)
     ev.set_defaults(func=run_eval)
+
+    from dcvsr_install.cli import add_parsers as add_install_parsers
 
     from .server.cli import add_parsers
     from .training.cli import add_parser as add_train_parser
 
     add_parsers(sub)
     add_train_parser(sub)
+    add_install_parsers(sub)
     return parser
 
 
@@ -202,14 +208,18 @@ def run_make_tiny(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from .model.layout import is_installed, models_dir
+    from .model.catalogue import human_size, models
+    from .model.layout import models_dir
 
-    root = models_dir()
-    found = sorted(p for p in root.iterdir() if is_installed(p)) if root.is_dir() else []
-    if not found:
-        print(f"no models installed in {root}")
-    for path in found:
-        print(f"{path.name}\t{path}")
+    found = models()
+    for entry in found:
+        mark = " (default)" if entry.is_default else ""
+        print(f"{entry.name}{mark}\t{entry.origin}\t{human_size(entry.size)}\t{entry.path}")
+        if entry.problem:
+            print(f"  cannot run: {entry.problem}")
+    if not any(e.origin == "installed" for e in found):
+        print(f"no models installed in {models_dir()} (`dcvsr models pull dc-vsr` installs the published "
+              "one)")
     return 0
 
 

@@ -192,13 +192,23 @@ def test_make_tiny_then_list(batch):
     assert made.returncode == 0, made.stderr
     assert "tiny random model" in made.stdout
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.splitlines() == [f"tiny\t{batch.work / 'models' / 'tiny'}"]
+    tiny, nano = listed.stdout.splitlines()
+    name, origin, size, path = tiny.split("\t")
+    assert (name, origin, path) == ("tiny", "installed", str(batch.work / "models" / "tiny"))
+    assert size.endswith(("KB", "MB"))
+    assert nano.startswith("nano (default)\tshipped\t")  # tiny is not the default: nano runs without --model
 
 
 def test_models_list_with_nothing_installed(batch):
+    """The shipped nano is listed with where it lives and its size, then how to get the published model."""
     result = batch.results["list nothing"]
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"no models installed in {batch.work / 'no_models'}"
+    nano, note = result.stdout.splitlines()
+    name, origin, size, path = nano.split("\t")
+    assert (name, origin) == ("nano (default)", "shipped")
+    assert Path(path, "dcvsr.json").is_file() and size.endswith("MB")
+    assert note.startswith(f"no models installed in {batch.work / 'no_models'}")
+    assert "dcvsr models pull dc-vsr" in note
 
 
 # -- bad input: a clear message, a non-zero exit, nothing written --------------------------------------

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from dcvsr_protocol import endpoint
+from dcvsr_protocol import endpoint, engine_command_file
 from dcvsr_protocol.errors import EngineStartError
 
 DEFAULT_START_TIMEOUT = 60.0
@@ -29,9 +29,15 @@ def autostart_enabled() -> bool:
 
 
 def engine_command() -> list[str]:
-    """DCVSR_ENGINE_CMD (split like a shell would), else this Python running dcvsr_engine.server."""
+    """DCVSR_ENGINE_CMD (split like a shell would), else the engine command file `dcvsr install` wrote
+    (engine_command_file.py), else this Python running dcvsr_engine.server."""
     cmd = os.environ.get("DCVSR_ENGINE_CMD", "").strip()
-    return shlex.split(cmd) if cmd else [sys.executable, "-m", "dcvsr_engine.server"]
+    if cmd:
+        return shlex.split(cmd)
+    path = engine_command_file.find()
+    if path is not None:
+        return engine_command_file.read(path)
+    return [sys.executable, "-m", "dcvsr_engine.server"]
 
 
 def can_connect(path: Path) -> bool:

@@ -16,6 +16,7 @@ from dcvsr_protocol.paths import RuntimeDirError
 
 from . import control
 from .engine import EngineRunning
+from .status_text import summary
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +40,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         p = subparsers.add_parser(name, help=text)
         p.add_argument("--runtime-dir")
         p.set_defaults(func=func)
+    p = subparsers.choices["status"]
+    p.add_argument("--json", action="store_true", help="the engine's status reply as JSON, for scripts")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -68,7 +71,7 @@ def _status(args: argparse.Namespace) -> int:
     if info is None:
         print("no engine is running")
         return 1
-    print(json.dumps(info, indent=2))
+    print(json.dumps(info, indent=2) if args.json else summary(info))
     return 0
 
 

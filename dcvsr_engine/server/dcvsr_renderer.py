@@ -186,6 +186,9 @@ class DCVSRRenderer(Renderer):
         out: dict[str, bool | int | float | str | None] = asdict(self.counters)
         out["models_loaded"] = len(self._models)
         out["devices"] = ",".join(sorted({str(m.device) for m in self._models.values()})) or None
+        # "name on device (dtype)" for each loaded model: what `dcvsr status` and `dcvsr doctor` show.
+        out["models"] = "; ".join(f"{Path(path).name} on {dev} ({dt.removeprefix('torch.')})"
+                                  for path, dev, dt in self._models) or None
         if torch.cuda.is_available():
             out["gpu_memory_allocated"] = torch.cuda.memory_allocated()
         out["cache_dir"] = os.fspath(self.cache.root) if self.cache else None

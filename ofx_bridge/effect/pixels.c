@@ -235,26 +235,30 @@ int image_to_planes(const host_image *img, int rx1, int ry1, int w, int h, int p
         }
         const uint8_t *p = img->data + (long)(y - img->y1) * img->row_bytes + (size_t)(x0 - img->x1) * px;
         int four = img->channels == 4;
-        if (img->depth == DEPTH_FLOAT) { /* the common case: no per-sample switch */
-            for (int x = x0; x < x1; x++, p += px) {
-                float v[4];
-                memcpy(v, p, four ? 16 : 12);
-                float a = four ? v[3] : 1.0f;
-                if (a != 1.0f) opaque = 0;
-                if (out) {
-                    float *o = out + 3 * (x - rx1);
-                    if (premultiplied && four) {
-                        o[0] = a > 0.0f ? v[0] / a : 0.0f;
-                        o[1] = a > 0.0f ? v[1] / a : 0.0f;
-                        o[2] = a > 0.0f ? v[2] / a : 0.0f;
-                    } else {
-                        o[0] = v[0];
-                        o[1] = v[1];
-                        o[2] = v[2];
-                    }
+        if (img->depth == DEPTH_FLOAT) { /* the common case: loops the compiler vectorises */
+            const float *restrict v = (const float *)(const void *)p;
+            float *restrict o = out ? out + 3 * (x0 - rx1) : NULL, *restrict ao = a_out ? a_out + (x0 - rx1) : NULL;
+            int n = x1 - x0, ones = 1;
+            if (four)
+                for (int i = 0; i < n; i++) ones &= v[4 * i + 3] == 1.0f;
+            if (!ones) opaque = 0;
+            if (o && four && premultiplied) {
+                for (int i = 0; i < n; i++) {
+                    float a = v[4 * i + 3];
+                    o[3 * i] = a > 0.0f ? v[4 * i] / a : 0.0f;
+                    o[3 * i + 1] = a > 0.0f ? v[4 * i + 1] / a : 0.0f;
+                    o[3 * i + 2] = a > 0.0f ? v[4 * i + 2] / a : 0.0f;
                 }
-                if (a_out) a_out[x - rx1] = a;
+            } else if (o && four) {
+                for (int i = 0; i < n; i++) {
+                    o[3 * i] = v[4 * i];
+                    o[3 * i + 1] = v[4 * i + 1];
+                    o[3 * i + 2] = v[4 * i + 2];
+                }
+            } else if (o) {
+                memcpy(o, v, (size_t)n * 3 * sizeof(float));
             }
+            for (int i = 0; ao && i < n; i++) ao[i] = four ? v[4 * i + 3] : 1.0f;
         } else {
             for (int x = x0; x < x1; x++, p += px) {
                 float a = four ? load(p + 3 * item, img->depth) : 1.0f;
@@ -285,6 +289,35 @@ void store_row(const host_image *img, int x, int y, int n, const float *rgb, con
     size_t item = depth_size(img->depth), px = item * (size_t)img->channels;
     uint8_t *p = img->data + (long)(y - img->y1) * img->row_bytes + (size_t)(x - img->x1) * px;
     int four = img->channels == 4;
+    if (img->depth == DEPTH_FLOAT && four && rgb) { /* the common case: loops the compiler vectorises */
+        float *restrict o = (float *)(void *)p;
+        const float *restrict c = rgb, *restrict al = alpha;
+        if (al && premultiply) {
+            for (int i = 0; i < n; i++) {
+                float a = al[i];
+                o[4 * i] = c[3 * i] * a;
+                o[4 * i + 1] = c[3 * i + 1] * a;
+                o[4 * i + 2] = c[3 * i + 2] * a;
+                o[4 * i + 3] = a;
+            }
+        } else if (al) {
+            for (int i = 0; i < n; i++) {
+                o[4 * i] = c[3 * i];
+                o[4 * i + 1] = c[3 * i + 1];
+                o[4 * i + 2] = c[3 * i + 2];
+                o[4 * i + 3] = al[i];
+            }
+        } else {
+            float a = alpha_value, m = premultiply ? a : 1.0f;
+            for (int i = 0; i < n; i++) {
+                o[4 * i] = c[3 * i] * m;
+                o[4 * i + 1] = c[3 * i + 1] * m;
+                o[4 * i + 2] = c[3 * i + 2] * m;
+                o[4 * i + 3] = a;
+            }
+        }
+        return;
+    }
     if (img->depth == DEPTH_FLOAT) {
         float *o = (float *)(void *)p;
         for (int i = 0; i < n; i++) {

@@ -157,14 +157,19 @@ static int prepare_alpha(job *j, OfxTime t, dcvsr_error *err)
     OfxPropertySetHandle h = fetch(j, t, &img, err);
     if (!h) return -1;
     size_t n = (size_t)geo->eng_w * geo->eng_h;
+    /* Most frames are opaque: look before copying their alpha out. */
+    int opaque = !geo->fit && image_to_planes(&img, geo->src_x1, geo->src_y1, geo->src_w, geo->src_h, 0, NULL, NULL);
+    if (opaque) {
+        g.effect->clipReleaseImage(h);
+        return 0;
+    }
     float *a = malloc(n * sizeof(float));
     if (!a) {
         g.effect->clipReleaseImage(h);
         return fail(err, 0, j, "out of memory");
     }
-    int opaque;
     if (!geo->fit) {
-        opaque = image_to_planes(&img, geo->src_x1, geo->src_y1, geo->src_w, geo->src_h, 0, NULL, a);
+        image_to_planes(&img, geo->src_x1, geo->src_y1, geo->src_w, geo->src_h, 0, NULL, a);
     } else {
         const float *rgba = engine_sized(j, &img);
         opaque = 1;
@@ -256,14 +261,15 @@ OfxStatus action_render(OfxImageEffectHandle effect, OfxPropertySetHandle in_arg
     if (g.effect->clipGetPropertySet(in->source, &clip_props) == kOfxStatOK)
         g.prop->propGetString(clip_props, kOfxImageEffectPropPreMultiplication, 0, &premult);
     j.premultiplied = premult && strcmp(premult, kOfxImagePreMultiplied) == 0;
-    j.frame = malloc((size_t)geo.src_w * geo.src_h * 4 * sizeof(float));
+    /* Resizing goes through a straight RGBA frame; without it, pixels go straight to the slot. */
+    j.frame = geo.fit ? malloc((size_t)geo.src_w * geo.src_h * 4 * sizeof(float)) : NULL;
     j.eng = geo.fit ? malloc((size_t)geo.eng_w * geo.eng_h * 4 * sizeof(float)) : NULL;
     OfxPropertySetHandle out_handle = NULL;
     dcvsr_error err = {0};
     OfxStatus status = kOfxStatOK;
     worker *w = NULL;
     int ok = 0;
-    if (!j.frame || (geo.fit && !j.eng)) {
+    if (geo.fit && (!j.frame || !j.eng)) {
         status = finish(in, kOfxStatErrMemory, "DC-VSR Upscale: out of memory for a %dx%d frame.", geo.src_w, geo.src_h);
         goto done;
     }

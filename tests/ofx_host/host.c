@@ -14,6 +14,8 @@
  *     --param name=value           set a parameter before rendering (repeatable)
  *     --abort-after K              abort() answers 1 after K polls within a render
  *     --describe-only              stop after the describe actions
+ *     --cached-sources             make every source image before rendering and hand out the cached
+ *                                  images themselves (as a host serves its cache; benchmarks)
  *
  * Source pixel (frame f, column x, row y from the top, channel c) = ((7f + 3x + 5y + 11c) mod 256)
  * / 255, as in tests/ofx_client/render.c and tests/test_ofx_client.py. */
@@ -72,12 +74,12 @@ static double seconds(void)
 static struct {
     const char *bundle, *out, *context, *depth, *components, *alpha, *rows;
     int width, height, frames, margin, temporal, multires, nan_fill, premult, threads, abort_after;
-    int describe_only;
+    int describe_only, cached_sources;
     double par, render_scale;
     int render[256], n_render;
     const char *params[32];
     int n_params;
-} opt = {NULL, NULL, "filter", "float", "RGBA", "one", "tight", 24, 16, 12, 0, 1, 1, 0, 0, 1, -1, 0, 1.0, 1.0,
+} opt = {NULL, NULL, "filter", "float", "RGBA", "one", "tight", 24, 16, 12, 0, 1, 1, 0, 0, 1, -1, 0, 0, 1.0, 1.0,
          {0}, 0, {0}, 0};
 
 static lock_t big_lock; /* the host's own state; plug-in calls may come from several threads */
@@ -358,7 +360,7 @@ struct ofxh_effect {
 
 typedef struct {
     ofxh_propset props;
-    uint8_t *memory;
+    uint8_t *memory;             /* from the pool, or NULL: the image is a cached source frame */
     int output, released, in_use;
     int frame;
     size_t bytes;
@@ -503,8 +505,10 @@ static int out_width(void) { return rod_w ? rod_w : opt.width; }
 static int out_height(void) { return rod_h ? rod_h : opt.height; }
 static int scaled(int v) { return (int)lrint(v * opt.render_scale); }
 
-/* A new image of w x h pixels at (x1, y1) with margins, laid out as --rows says. */
-static image *new_image(int x1, int y1, int w, int h, int output, int frame, uint8_t **data, long *row_bytes)
+/* A new image of w x h pixels at (x1, y1) with margins, laid out as --rows says, in memory (a
+ * cached source frame, handed out as it is) or, when NULL, in a buffer from the pool. */
+static image *new_image(int x1, int y1, int w, int h, int output, int frame, uint8_t *memory, uint8_t **data,
+                        long *row_bytes)
 {
     lock_take(&big_lock);
     image *im = NULL;
@@ -521,11 +525,11 @@ static image *new_image(int x1, int y1, int w, int h, int output, int frame, uin
     int bw = w + 2 * m, bh = h + 2 * m;
     size_t px = sample_bytes() * (size_t)channels();
     long row = (long)(bw * px) + (strcmp(opt.rows, "padded") == 0 ? 64 : 0);
-    im->memory = take_buffer((size_t)bh * (size_t)row);
+    im->memory = memory ? NULL : take_buffer((size_t)bh * (size_t)row);
     im->bytes = (size_t)bh * (size_t)row;
-    uint8_t *base = im->memory;
+    uint8_t *base = memory ? memory : im->memory;
     if (strcmp(opt.rows, "negative") == 0) { /* rows stored top-down: data at the last row, going back */
-        base = im->memory + (size_t)(bh - 1) * (size_t)row;
+        base += (size_t)(bh - 1) * (size_t)row;
         row = -row;
     }
     im->output = output;
@@ -550,6 +554,43 @@ static image *new_image(int x1, int y1, int w, int h, int output, int frame, uin
 static float pattern(int f, int x, int y, int c) { return (float)((7 * f + 3 * x + 5 * y + 11 * c) % 256) / 255.0f; }
 static float alpha_at(int x, int w) { return strcmp(opt.alpha, "ramp") == 0 ? (float)x / (float)(w > 1 ? w - 1 : 1) : 1.0f; }
 
+/* What an image holds before anyone writes it: a source frame's pattern (margins beyond its RoD
+ * hold garbage), or an output image's fill. */
+static void fill_image(uint8_t *data, long row, int w, int h, int m, int is_output, int frame)
+{
+    int bw = w + 2 * m, bh = h + 2 * m, nc = channels();
+    size_t item = sample_bytes();
+    for (int yi = 0; yi < bh; yi++) {
+        uint8_t *p = data + (long)yi * row;
+        for (int xi = 0; xi < bw; xi++) {
+            int x = xi - m, y_top = (h - 1) - (yi - m); /* image rows go up; the pattern is top-down */
+            for (int c = 0; c < nc; c++, p += item) {
+                float v;
+                if (is_output) v = opt.nan_fill && (depth_code == D_HALF || depth_code == D_FLOAT) ? NAN : 0.25f;
+                else if (x < 0 || x >= w || y_top < 0 || y_top >= h) v = 0.5f; /* beyond the RoD: garbage */
+                else if (c < 3) v = pattern(frame, x, y_top, c) * (opt.premult ? alpha_at(x, w) : 1.0f);
+                else v = alpha_at(x, w);
+                put_sample(p, v);
+            }
+        }
+    }
+}
+
+/* --cached-sources: every source frame made before rendering starts (its memory as an image's,
+ * rows laid out as --rows says), so that a render only reads them. */
+static void cache_sources(void)
+{
+    int w = scaled(opt.width), h = scaled(opt.height), m = opt.margin, bh = h + 2 * m;
+    long row = (long)((w + 2 * m) * sample_bytes() * (size_t)channels()) + (strcmp(opt.rows, "padded") == 0 ? 64 : 0);
+    for (int f = 0; f < opt.frames && f < 256; f++) {
+        uint8_t *memory = malloc((size_t)bh * (size_t)row);
+        if (!memory) return;
+        int negative = strcmp(opt.rows, "negative") == 0;
+        fill_image(negative ? memory + (size_t)(bh - 1) * (size_t)row : memory, negative ? -row : row, w, h, m, 0, f);
+        source_cache[f] = memory;
+    }
+}
+
 static ofxh_status clip_get_image(ofxh_clip *clip, double time, const ofxh_rectd *region, ofxh_propset **out)
 {
     (void)region;
@@ -570,10 +611,10 @@ static ofxh_status clip_get_image(ofxh_clip *clip, double time, const ofxh_rectd
     int w = is_output ? scaled(out_width()) : scaled(opt.width), h = is_output ? scaled(out_height()) : scaled(opt.height);
     uint8_t *data;
     long row;
-    image *im = new_image(0, 0, w, h, is_output, frame, &data, &row);
+    uint8_t *shared = !is_output && opt.cached_sources && frame < 256 ? source_cache[frame] : NULL;
+    image *im = new_image(0, 0, w, h, is_output, frame, shared, &data, &row);
     if (!im) return OFXH_ERR_MEMORY;
-    int m = is_output ? 0 : opt.margin, bw = w + 2 * m, bh = h + 2 * m, nc = channels();
-    size_t item = sample_bytes();
+    int m = is_output ? 0 : opt.margin, bh = h + 2 * m;
     long abs_row = row < 0 ? -row : row;
     uint8_t *first_row = row < 0 ? data + (long)(bh - 1) * row : data; /* the lowest address */
     /* Source frames are made once and copied from then on, as a host serves them from its cache. */
@@ -581,25 +622,13 @@ static ofxh_status clip_get_image(ofxh_clip *clip, double time, const ofxh_rectd
     uint8_t **slot = is_output ? &output_fill : frame < 256 ? &source_cache[frame] : NULL;
     uint8_t *cached = slot ? *slot : NULL;
     lock_drop(&big_lock);
-    if (is_output && !opt.nan_fill && !results) {
-        /* A host hands out image memory as it comes (here: a reused buffer, whatever it holds). */
+    if (shared || (is_output && !opt.nan_fill && !results)) {
+        /* A cached source frame as it is; an output image's memory as it comes (here: a reused
+         * buffer, whatever it holds). */
     } else if (cached) {
         memcpy(first_row, cached, (size_t)bh * (size_t)abs_row);
     } else {
-        for (int yi = 0; yi < bh; yi++) {
-            uint8_t *p = data + (long)yi * row;
-            for (int xi = 0; xi < bw; xi++) {
-                int x = xi - m, y_top = (h - 1) - (yi - m); /* image rows go up; the pattern is top-down */
-                for (int c = 0; c < nc; c++, p += item) {
-                    float v;
-                    if (is_output) v = opt.nan_fill && (depth_code == D_HALF || depth_code == D_FLOAT) ? NAN : 0.25f;
-                    else if (x < 0 || x >= w || y_top < 0 || y_top >= h) v = 0.5f; /* beyond the RoD: garbage */
-                    else if (c < 3) v = pattern(frame, x, y_top, c) * (opt.premult ? alpha_at(x, w) : 1.0f);
-                    else v = alpha_at(x, w);
-                    put_sample(p, v);
-                }
-            }
-        }
+        fill_image(data, row, w, h, m, is_output, frame);
         if (slot) {
             uint8_t *copy = malloc((size_t)bh * (size_t)abs_row);
             if (copy) memcpy(copy, first_row, (size_t)bh * (size_t)abs_row);
@@ -645,7 +674,7 @@ static ofxh_status clip_release_image(ofxh_propset *ps)
     lock_take(&big_lock);
     im->released = 1;
     released++;
-    give_buffer(im->memory, im->bytes);
+    if (im->memory) give_buffer(im->memory, im->bytes);
     propset_free(&im->props);
     im->in_use = 0;
     lock_drop(&big_lock);
@@ -938,6 +967,7 @@ static int parse(int argc, char **argv)
         else if (strcmp(a, "--threads") == 0) opt.threads = atoi(NEXT);
         else if (strcmp(a, "--abort-after") == 0) opt.abort_after = atoi(NEXT);
         else if (strcmp(a, "--describe-only") == 0) opt.describe_only = 1;
+        else if (strcmp(a, "--cached-sources") == 0) opt.cached_sources = 1;
         else if (strcmp(a, "--param") == 0 && opt.n_params < 32) opt.params[opt.n_params++] = NEXT;
         else if (strcmp(a, "--render") == 0) {
             char *list = strdup(NEXT);
@@ -1064,6 +1094,7 @@ int main(int argc, char **argv)
     /* OUT "-": keep no output (benchmarks: a host would show the frame, not convert it). */
     if (strcmp(opt.out, "-") != 0) results = calloc(frame_floats * (size_t)(opt.n_render ? opt.n_render : 1), sizeof(float));
     int n_threads = opt.threads < 1 ? 1 : opt.threads > 8 ? 8 : opt.threads;
+    if (opt.cached_sources) cache_sources();
     double started = seconds();
     thread_t threads[8];
     slice slices[8];
