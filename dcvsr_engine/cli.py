@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("upscale", help="upscale video files or folders of images",
                         description="Upscale INPUT (a video file or a folder of images) into OUTPUT: a video "
                         f"file when it ends in {', '.join(VIDEO_EXTENSIONS)}, a folder of 16-bit images "
-                        "when it has no suffix or ends in '/'. With several inputs (files, folders of videos, "
-                        "globs) OUTPUT is a folder and each input gets its own output there. A job "
+                        "when it has no suffix or ends in '/'. With several inputs (files, folders of "
+                        "videos, globs) OUTPUT is a folder and each input gets its own output there. A job "
                         "interrupted in any way continues where it stopped when the same command runs "
                         "again.")
     up.add_argument("inputs", nargs="+", metavar="INPUT")
