@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from dcvsr_protocol.settings import Settings  # noqa: E402
 
 from dcvsr_engine.sampler.carry import CarriedState  # noqa: E402
 from dcvsr_engine.sampler.plan import Plan  # noqa: E402
-from dcvsr_engine.settings import Settings  # noqa: E402
 
 SVD_CHANNELS_AT_THE_FOUR_LAYERS = 320  # block_out_channels[0] of SVD's UNet
 FRAMES_1080P = 700                     # about 28 s at 25 fps
@@ -123,7 +123,7 @@ def bench_tiny(tmp: Path) -> None:
     clip = [rng.random((12, 40, 3), dtype=np.float32) for _ in range(12)]
     outs = {}
     for gather in ("previous", "exact"):
-        sampler = DCVSRSampler(m, Settings.for_model(m.defaults, sap_gather=gather, scale=4.0))
+        sampler = DCVSRSampler.open(m, sap_gather=gather, scale=4.0)
         start = time.monotonic()
         outs[gather] = np.stack(list(sampler.upscale(clip, len(clip))))
         print(f"  sap_gather={gather}: {sampler.passes} passes, "

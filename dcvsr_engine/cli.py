@@ -8,12 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import DCVSRError, InputError
+from dcvsr_protocol.errors import DCVSRError, InputError
+from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, add_arguments, overrides_from_args
+
 from .io.codecs import VIDEO_EXTENSIONS
 from .job.output import add_output_arguments
 from .model.layout import NANO
-from .model.quality import model_for, quality_defaults
-from .settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
+from .model.quality import model_for
 
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 
@@ -146,8 +147,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
-    settings = Settings.for_model(quality_defaults(model.info, args.quality), **overrides_from_args(args))
-    sampler = DCVSRSampler(model, settings)
+    sampler = DCVSRSampler.open(model, args.quality, **overrides_from_args(args))
     _model_notes(model, args)
     if args.dry_run:
         from .job.estimate import dry_run
@@ -176,7 +176,7 @@ def _render_all(jobs: list, sampler, request, args: argparse.Namespace) -> None:
             clip = job.clip
             started = time.monotonic()
             try:
-                geo = sampler.geometry(clip.height, clip.width)
+                geo = sampler.plan.geometry(clip.height, clip.width)
                 spec = output_spec(job.output_name, job.output, geo.out_w, geo.out_h, request)
                 print(f"dcvsr: {job.source}: {clip.width}x{clip.height} -> {geo.out_w}x{geo.out_h}, "
                       f"{clip.num_frames} frames, model {model.path} on {model.device} ({dtype})",

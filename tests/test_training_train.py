@@ -10,16 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from dcvsr_protocol.errors import SettingsError
 from safetensors.torch import load_file
 
 from dcvsr_engine.cli import main
-from dcvsr_engine.errors import SettingsError
 from dcvsr_engine.model import load_model
 from dcvsr_engine.model.svd import svd_scheduler_config
 from dcvsr_engine.model.tiny import tiny_unet_config
 from dcvsr_engine.sampler.pipeline import DCVSRSampler
 from dcvsr_engine.sampler.schedule import Schedule
-from dcvsr_engine.settings import Settings
 from dcvsr_engine.training import edm
 from dcvsr_engine.training.checkpoint import DATA_MANIFEST, STATE_DIR, latest_checkpoint
 from dcvsr_engine.training.config import TrainConfig
@@ -128,7 +127,7 @@ def test_cli_checkpoint_loads_and_upscales_a_clip(sources, tmp_path, tiny_model_
         assert torch.equal(p, state[f"ema/{name}"])
     assert model.info["training"]["step"] == 2 and model.info["training"]["unet"] == "tiny"
 
-    sampler = DCVSRSampler(model, Settings.for_model(model.defaults, scale=4.0))
+    sampler = DCVSRSampler.open(model, scale=4.0)
     rng = np.random.default_rng(0)
     frames = [rng.random((24, 24, 3), dtype=np.float32) for _ in range(4)]
     result = np.stack(list(sampler.upscale(frames, len(frames))))

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from dcvsr_protocol.errors import InputError, SettingsError
 
-from ..errors import InputError, SettingsError
 from ..io import VIDEO_EXTENSIONS, open_clip
 from ..io.images import is_image_path
 from . import metrics as M
@@ -152,22 +152,19 @@ def baseline_methods(scale: int) -> list[Method]:
 
 def sampler_methods(model, variants: Sequence[str], overrides: dict[str, Any], scale: int) -> list[Method]:
     """One Method per variant: the DC-VSR sampler with the variant's settings overrides."""
-    from ..model.quality import quality_defaults
     from ..sampler.pipeline import DCVSRSampler
-    from ..settings import Settings
 
     methods = []
     for name in variants:
-        variant = quality_defaults(model.info, "preview") if name == "preview" else VARIANTS[name]
-        values = {**overrides, **variant, "scale": float(scale)}
-        settings = Settings.for_model(model.defaults, **values)
-        sampler = DCVSRSampler(model, settings)
+        variant = model.defaults("preview") if name == "preview" else VARIANTS[name]
+        sampler = DCVSRSampler.open(model, **{**overrides, **variant, "scale": float(scale)})
+        settings = sampler.settings
 
         def run(lr: np.ndarray, sampler=sampler) -> np.ndarray:
             return np.stack(list(sampler.upscale(iter(lr), lr.shape[0])))
 
         def borders(lr_h: int, lr_w: int, sampler=sampler) -> tuple[list[int], list[int]]:
-            geo = sampler.geometry(lr_h, lr_w)
+            geo = sampler.plan.geometry(lr_h, lr_w)
             return M.tile_borders(sampler.plan.spatial_grid(geo), geo.vae_factor, geo.out_h, geo.out_w)
 
         methods.append(Method(variant_label(name), run, borders, lambda n, p=sampler.plan: window_edges(p, n),
@@ -191,8 +188,9 @@ def window_edges(plan, frames: int) -> list[int]:
 def plan_layout(overrides: dict[str, Any], scale: int) -> Method:
     """Tile borders and window edges from a model-less plan (default VAE factor 8, UNet multiple 8), for
     baseline-only runs (its `run` is not used)."""
+    from dcvsr_protocol.settings import Settings
+
     from ..sampler.plan import Plan
-    from ..settings import Settings
 
     plan = Plan(Settings.for_model(None, **{**overrides, "scale": float(scale)}))
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from ..errors import OutputError
+from dcvsr_protocol.errors import OutputError
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm")
 IMAGE_CODECS = ("png", "tiff")

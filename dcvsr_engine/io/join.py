@@ -27,8 +27,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+from dcvsr_protocol.errors import InputError, OutputError
 
-from ..errors import InputError, OutputError
 from .codecs import MUXER_OPTIONS, MUXERS
 from .probe import OtherStream, SourceInfo
 

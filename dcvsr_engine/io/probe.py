@@ -12,8 +12,8 @@ from pathlib import Path
 import av
 import numpy as np
 from av.stream import Disposition
+from dcvsr_protocol.errors import InputError
 
-from ..errors import InputError
 from .video_index import scan_packets
 
 # Container tags that describe the file that was read, not its content: the muxer writes its own.

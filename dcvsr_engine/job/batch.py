@@ -14,7 +14,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DCVSRError, InputError, OutputError
+from dcvsr_protocol.errors import DCVSRError, InputError, OutputError
+
 from ..io import check_output, open_clip
 from ..io.clip import Clip
 from ..io.codecs import PRESETS, VIDEO_EXTENSIONS, is_video_path

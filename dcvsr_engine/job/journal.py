@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputError
+from dcvsr_protocol.errors import OutputError
+
 from ..io.atomic import remove_path
 
 FORMAT = 1

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputError
+from dcvsr_protocol.errors import OutputError
+
 from ..io.codecs import ENCODERS, IMAGE_CODECS, PRESETS, VideoFormat, output_kind, video_format
 
 

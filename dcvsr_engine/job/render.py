@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from dcvsr_protocol.colour import ColourTags
+from dcvsr_protocol.errors import DCVSRError, OutputError
 
-from ..errors import DCVSRError, OutputError
 from ..io.atomic import commit, remove_path
 from ..io.clip import Clip
-from ..io.colour import Colour
 from ..io.image_sink import ImageFolderSink, frame_file
 from ..io.join import CHUNK_MUXER, Chunk, decode_delay, join_chunks
 from ..io.probe import SourceInfo
@@ -51,7 +51,7 @@ class Picture:
     """How the encoded frames are described: nominal rate, colour tags, sample aspect ratio."""
 
     fps: Fraction
-    colour: Colour | None
+    colour: ColourTags | None
     sample_aspect: Fraction | None
 
 
@@ -64,7 +64,7 @@ def timing(clip: Clip, source: SourceInfo | None) -> Timing:
 def job_identity(clip: Clip, sampler: DCVSRSampler, spec: OutputSpec,
                  extra: dict[str, Any]) -> dict[str, Any]:
     """Everything that decides the output's bytes; a journal made with anything else is not resumed."""
-    geo = sampler.geometry(clip.height, clip.width)
+    geo = sampler.plan.geometry(clip.height, clip.width)
     source: dict[str, Any] = {"kind": clip.kind, "frames": clip.num_frames}
     if clip.source is not None:
         st = clip.source.stat()
@@ -87,8 +87,8 @@ def render_job(
     identity: dict[str, Any] | None = None,
 ) -> bool:
     """Render `clip` into `spec.path`; returns whether an earlier run's work was resumed."""
-    geo = sampler.geometry(clip.height, clip.width)
-    segments = sampler.segments(clip.num_frames, cuts)
+    geo = sampler.plan.geometry(clip.height, clip.width)
+    segments = sampler.plan.segments(clip.num_frames, cuts)
     layout = [[s.start, s.stop, s.context] for s in segments]
     ident = identity or job_identity(clip, sampler, spec, {})
     journal, resumed = open_journal(spec.path, ident, sorted(cuts), layout, restart)

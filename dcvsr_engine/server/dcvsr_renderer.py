@@ -1,9 +1,9 @@
 """The DC-VSR renderer: sessions that stream a clip's canonical segments through the sampler.
 
-A session renders whole canonical segments (sampler.segments: fixed by the clip length, the
+A session renders whole canonical segments (sampler.plan.segments: fixed by the clip length, the
 settings and the cut list, never by the requests), so every order and size of requests computes
-the same segments with the same carried state, and gets the same pixels (design.md, "Sessions and
-the determinism contract"). What links requests:
+the same segments with the same carried state, and gets the same pixels (README.md, "How the
+method is implemented" and "The frame server"). What links requests:
 
 - in memory: the last rendered (or wholly loaded) segment's output frames and the last outgoing
   carried state, so a request that continues the previous one recomputes nothing;
@@ -35,14 +35,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from dcvsr_protocol.errors import DCVSRError, SettingsError
+from dcvsr_protocol.settings import DEFAULT_QUALITY, Settings, check_quality
 
 from .. import __version__
-from ..errors import DCVSRError, SettingsError
-from ..model.quality import model_for, quality_defaults
+from ..model.quality import model_for
 from ..sampler.carry import CarriedState
 from ..sampler.pipeline import DCVSRSampler, check_frame
 from ..sampler.segments import Segment
-from ..settings import DEFAULT_QUALITY, Settings, check_quality
 from .frame_cache import CARRY, FRAMES, FrameCache
 from .renderer import CancelledFn, ClipSpec, ProgressFn, Renderer, RenderSession, SourceFn
 
@@ -170,8 +170,7 @@ class DCVSRRenderer(Renderer):
         except DCVSRError as e:
             raise SettingsError(f"model: {e}") from e
         # SettingsError names the bad value
-        resolved = Settings.for_model(quality_defaults(model.info, quality), **settings)
-        return DCVSRSession(spec, model, resolved, self.cache, self.counters)
+        return DCVSRSession(spec, DCVSRSampler.open(model, quality, **settings), self.cache, self.counters)
 
     def close(self) -> None:
         self._models.clear()
@@ -194,17 +193,17 @@ class _Cancelled(Exception):
 class DCVSRSession(RenderSession):
     """One clip with fixed settings. See the module's docstring for what it keeps."""
 
-    def __init__(self, spec: ClipSpec, model: Any, settings: Settings, cache: FrameCache,
-                 stats: Stats) -> None:
+    def __init__(self, spec: ClipSpec, sampler: DCVSRSampler, cache: FrameCache, stats: Stats) -> None:
         self.spec = spec
-        self.settings = settings
+        self.sampler = sampler
+        self.settings = settings = sampler.settings
+        model = sampler.model
         self.cache = cache
         self.stats = stats
         self.dtype = np.dtype(_CLIP_DTYPES[spec.dtype])
-        self.sampler = DCVSRSampler(model, settings)
         try:
-            self.geo = self.sampler.geometry(spec.height, spec.width)
-            self.segments = self.sampler.segments(spec.frames, spec.cuts)
+            self.geo = self.sampler.plan.geometry(spec.height, spec.width)
+            self.segments = self.sampler.plan.segments(spec.frames, spec.cuts)
         except DCVSRError as e:
             raise SettingsError(str(e)) from e
         self.out_size = (self.geo.out_w, self.geo.out_h)
@@ -369,8 +368,7 @@ class DCVSRSession(RenderSession):
         state = self.cache.get_carry(key)
         if state is None:
             return None
-        if state.key != self._chain_key or state.next_frame != seg.start or state.context != seg.context \
-                or state.trajectory.shape[0] != self.settings.steps:
+        if not state.fits(self._chain_key, seg.start, seg.context, self.settings.steps):
             log.warning("cache entry %s.carry does not fit segment %d; ignoring it", key, j)
             return None
         self.stats.carries_from_disk += 1
