@@ -168,11 +168,12 @@ def _write_images(journal: Journal, spec: OutputSpec, seg: Segment, out: np.ndar
     for frame in out:
         sink.write(frame)
         progress.frame_done()
-    for index in range(seg.start, seg.stop):
-        with open(folder / frame_file(index, spec.image_codec), "rb+") as fh:
+    files = [frame_file(index, spec.image_codec) for index in range(seg.start, seg.stop)]
+    for name in files:
+        with open(folder / name, "rb+") as fh:
             os.fsync(fh.fileno())
     sync_folder(folder)
-    return {"images": spec.image_codec, "frames": seg.frames}
+    return {"images": spec.image_codec, "frames": seg.frames, "files": [f"{_FRAMES}/{n}" for n in files]}
 
 
 def _finish(journal: Journal, spec: OutputSpec, segments: list[Segment], when: Timing, picture: Picture,
