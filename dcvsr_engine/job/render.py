@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+import av
 import numpy as np
 import torch
 from dcvsr_protocol.colour import ColourTags
@@ -99,9 +100,13 @@ def render_job(
     progress_frames = segments[first].start if first < len(segments) else clip.num_frames
     progress.start_job(progress.job + 1, str(clip.source), str(spec.path), clip.num_frames, progress_frames)
     try:
-        for seg in segments[first:]:
-            _render_segment(clip, sampler, geo, segments, seg, journal, spec, when, picture, progress)
-        _finish(journal, spec, segments, when, picture, source, overwrite)
+        try:
+            for seg in segments[first:]:
+                _render_segment(clip, sampler, geo, segments, seg, journal, spec, when, picture, progress)
+            _finish(journal, spec, segments, when, picture, source, overwrite)
+        except (OSError, av.FFmpegError) as exc:  # a full disk, a vanished folder, an encoder failure
+            raise OutputError(f"{spec.path}: writing the job's files in {journal.folder} failed "
+                              f"({exc})") from exc
     except DCVSRError:
         # Bad input or an unwritable output: running again would not help. An interruption
         # (KeyboardInterrupt, SIGTERM, SIGKILL) keeps the journal, so the same command continues.
