@@ -57,7 +57,8 @@ def interlaced(path: Path) -> Path:
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=25)
         video.width, video.height, video.pix_fmt = *SIZE, "yuv420p"
-        video.codec_context.flags |= av.codec.context.Flags.interlaced_dct | av.codec.context.Flags.interlaced_me
+        flags_ = av.codec.context.Flags
+        video.codec_context.flags |= flags_.interlaced_dct | flags_.interlaced_me
         video.options = {"x264-params": "tff=1"}
         for i in range(4):
             rgb = np.full((SIZE[1], SIZE[0], 3), 40 * i, np.uint8)
@@ -98,10 +99,11 @@ def test_unknown_output_suffix_is_an_error_listing_the_known_ones(capsys, media,
 def test_a_folder_name_with_a_dot_needs_a_trailing_slash(capsys, media, tmp_path, tiny_model_dir):
     status, _, err = run(capsys, media["second"], "-o", f"{tmp_path / 'take.v2'}/", *flags(tiny_model_dir))
     assert status == 0, err
-    assert sorted(p.name for p in (tmp_path / "take.v2").iterdir()) == [f"frame_{i:06d}.png" for i in range(3)]
+    names = sorted(p.name for p in (tmp_path / "take.v2").iterdir())
+    assert names == [f"frame_{i:06d}.png" for i in range(3)]
 
 
-def test_a_stream_the_container_cannot_hold_is_named_before_rendering(capsys, media, tmp_path, tiny_model_dir):
+def test_a_stream_the_container_cannot_hold_is_named_first(capsys, media, tmp_path, tiny_model_dir):
     status, _, err = run(capsys, media["good"], "-o", tmp_path / "out.mp4", *flags(tiny_model_dir))
     assert status == 2
     assert "subtitle, srt, deu" in err and "a .mkv output can hold it" in err and "--no-subtitles" in err
