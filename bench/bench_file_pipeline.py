@@ -8,7 +8,7 @@ For 1080p and 2160p output it prints, per frame:
   - encode: each output codec at the output size, with the thread settings the jobs use
     (libx264 also with 1, 2 and 4 threads, to show the fixed count is not the bottleneck);
   - stream copy: joining encoded chunks with a sound track into the final file;
-  - the tiny model's time per frame at that output size (--steps 2, CPU), and the SVD model's as
+  - the tiny model's time per frame at that output size (--steps 2, 2 frames, CPU), and the SVD model's as
     an assumption (no GPU here): 4.6 s per 1080p frame on an H200, 4x that at 2160p;
   - the pipeline's share of the SVD time: decode + colour + the default encoder + stream copy.
 Then memory: the peak resident size of the encode-and-join pipeline for N and 4N frames (flat when
@@ -100,7 +100,7 @@ def tiny_model_seconds(width: int, height: int, frames: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         model = load_model(make_tiny(Path(tmp) / "tiny"), device="cpu", dtype="fp32")
         sampler = DCVSRSampler.open(model, None, steps=2, scale=2.0, segment_frames=frames,
-                                    tile_frames=frames)
+                                    tile_frames=frames, decode_chunk=1)
         geo = sampler.plan.geometry(height // 2, width // 2)
         lr = np.stack(frames_of(width // 2, height // 2, frames))
         started = time.perf_counter()
@@ -149,7 +149,7 @@ def measure(name: str, width: int, height: int, count: int, work: Path) -> None:
                 Fraction(1, 24), Fraction(24), info, info.kept(frozenset()))
     copy = (time.perf_counter() - started) / count
     print(f"  stream copy (join chunks + sound):         {copy * 1000:8.1f} ms/frame")
-    tiny = tiny_model_seconds(width, height, min(count, 4))
+    tiny = tiny_model_seconds(width, height, 2)
     print(f"  tiny model (CPU, 2 steps, 2 threads):       {tiny * 1000:8.1f} ms/frame")
     pipeline = decode + encodes["libx264"] + copy
     print(f"  pipeline (decode + colour + libx264 + copy): {pipeline * 1000:7.1f} ms/frame = "
@@ -193,12 +193,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--memory-frames", type=int, default=48)
+    parser.add_argument("--sizes", default=",".join(SIZES), help="which output sizes: 1080p, 2160p")
     args = parser.parse_args()
     print(f"file pipeline cost per frame (PyAV {av.__version__}, FFmpeg {av.ffmpeg_version_info}); "
           f"{resource.getpagesize()} B pages")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (w, h) in SIZES.items():
-            measure(name, w, h, args.frames, Path(tmp))
+        for name in args.sizes.split(","):
+            measure(name, *SIZES[name], args.frames, Path(tmp))
     memory(args.memory_frames)
     return 0
 
