@@ -13,6 +13,7 @@ from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, add_arguments, o
 
 from .io.codecs import VIDEO_EXTENSIONS
 from .job.output import add_output_arguments
+from .model.catalogue import running_defaults
 from .model.layout import NANO
 from .model.quality import model_for
 
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGHUP, _hung_up)
     try:
         return args.func(args)
     except DCVSRError as exc:
@@ -40,9 +42,17 @@ def _terminated(*_) -> None:
     sys.exit(143)
 
 
+def _hung_up(*_) -> None:
+    """SIGHUP (the terminal or ssh session closed) unwinds like SIGTERM: partial outputs are removed."""
+    print("dcvsr: hung up; no output was written", file=sys.stderr)
+    sys.exit(129)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcvsr", description="DC-VSR video super-resolution")
     sub = parser.add_subparsers(dest="command", required=True)
+    # The help shows the defaults of the model that would run; reading its dcvsr.json imports no torch.
+    default_name, model_defaults = running_defaults()
 
     up = sub.add_parser("upscale", help="upscale video files or folders of images",
                         description="Upscale INPUT (a video file or a folder of images) into OUTPUT: a video "
@@ -53,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "again.")
     up.add_argument("inputs", nargs="+", metavar="INPUT")
     up.add_argument("-o", "--output", required=True, metavar="OUTPUT")
-    up.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
+    up.add_argument("-y", "--overwrite", action="store_true",
+                    help="replace an existing output (never the input)")
+    up.add_argument("--allow-truncated", action="store_true",
+                    help="upscale the frames a truncated video holds (a warning) instead of refusing it")
     up.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr, or the "
                     "shipped nano model when dc-vsr is not installed)")
     up.add_argument("--quality", choices=QUALITIES, default=DEFAULT_QUALITY,
@@ -73,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--quiet", action="store_true", help="no progress bars")
     up.add_argument("--progress", choices=("bar", "json"), default="bar",
                     help="json: one JSON object per line on standard output, for scripts and render managers")
-    add_arguments(up)
+    add_arguments(up, model_defaults, default_name)
     up.set_defaults(func=run_upscale)
 
     models = sub.add_parser("models", help="install and list models")
@@ -87,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--latent", choices=("vae", "space_to_depth"), default="vae",
                       help="latent space: a tiny random VAE (default), or a weightless 4x space-to-depth")
     tiny.set_defaults(func=run_make_tiny)
-    listing = msub.add_parser("list", help="list installed models")
+    listing = msub.add_parser("list", help="list the models this installation can run, with where each lives")
     listing.set_defaults(func=run_list)
 
     ev = sub.add_parser("eval", help="measure the sampler and classical baselines against ground truth",
@@ -107,18 +120,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     ev.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     ev.add_argument("--threads", type=int, help="torch and OpenCV CPU threads")
-    add_arguments(ev)
+    add_arguments(ev, model_defaults, default_name)
     ev.set_defaults(func=run_eval)
+
+    from dcvsr_install.cli import add_parsers as add_install_parsers
 
     from .server.cli import add_parsers
     from .training.cli import add_parser as add_train_parser
 
     add_parsers(sub)
     add_train_parser(sub)
+    add_install_parsers(sub)
     return parser
 
 
 def run_upscale(args: argparse.Namespace) -> int:
+    from .io.input_checks import check_not_input
     from .job.batch import check_job, fail, plan_jobs, summary_table
     from .job.output import output_request
 
@@ -128,7 +145,9 @@ def run_upscale(args: argparse.Namespace) -> int:
     single = len(jobs) == 1
     for job in jobs:
         try:
+            check_not_input(job.source, job.output)
             check_job(job, request, args.overwrite, args.deinterlace)
+            _check_truncation(job, args)
             _refuse_hdr(job.clip)
         except DCVSRError as exc:
             if single:
@@ -165,6 +184,7 @@ def _render_all(jobs: list, sampler, request, args: argparse.Namespace) -> None:
     from .job.output import output_spec
     from .job.progress import make_progress
     from .job.render import render_job
+    from .sampler.memory import allowance, check_fits, resident_bytes
 
     single = len(jobs) == 1
     ready = [job for job in jobs if job.status == "pending"]
@@ -177,6 +197,8 @@ def _render_all(jobs: list, sampler, request, args: argparse.Namespace) -> None:
             started = time.monotonic()
             try:
                 geo = sampler.plan.geometry(clip.height, clip.width)
+                # Refuse what would not fit before spending it.
+                check_fits(model, sampler.settings, geo, allowance() - resident_bytes(), clip_itemsize=4)
                 spec = output_spec(job.output_name, job.output, geo.out_w, geo.out_h, request)
                 print(f"dcvsr: {job.source}: {clip.width}x{clip.height} -> {geo.out_w}x{geo.out_h}, "
                       f"{clip.num_frames} frames, model {model.path} on {model.device} ({dtype})",
@@ -200,6 +222,17 @@ def _render_all(jobs: list, sampler, request, args: argparse.Namespace) -> None:
         progress.summary(sum(j.status in ("done", "resumed") for j in jobs),
                          sum(j.status == "failed" for j in jobs))
         progress.close()
+
+
+def _check_truncation(job, args: argparse.Namespace) -> None:
+    from .io.input_checks import truncation
+
+    clip = job.clip
+    damage = truncation(job.source, clip.num_frames, clip.fps) if clip.kind == "video" else None
+    if damage and not args.allow_truncated:
+        raise InputError(f"{damage}; --allow-truncated upscales the frames it holds")
+    if damage:
+        print(f"dcvsr: warning: {damage}; upscaling the {clip.num_frames} frames it holds", file=sys.stderr)
 
 
 def _cut_list(args: argparse.Namespace, job) -> list[int]:
@@ -245,14 +278,18 @@ def run_make_tiny(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from .model.layout import is_installed, models_dir
+    from .model.catalogue import human_size, models
+    from .model.layout import models_dir
 
-    root = models_dir()
-    found = sorted(p for p in root.iterdir() if is_installed(p)) if root.is_dir() else []
-    if not found:
-        print(f"no models installed in {root}")
-    for path in found:
-        print(f"{path.name}\t{path}")
+    found = models()
+    for entry in found:
+        mark = " (default)" if entry.is_default else ""
+        print(f"{entry.name}{mark}\t{entry.origin}\t{human_size(entry.size)}\t{entry.path}")
+        if entry.problem:
+            print(f"  cannot run: {entry.problem}")
+    if not any(e.origin == "installed" for e in found):
+        print(f"no models installed in {models_dir()} (`dcvsr models pull dc-vsr` installs the published "
+              "one)")
     return 0
 
 

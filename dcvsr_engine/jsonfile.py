@@ -8,6 +8,17 @@ from pathlib import Path
 from typing import Any
 
 
+def parse_object(text: bytes | str, error: type[Exception], what: str) -> dict[str, Any]:
+    """The JSON object in `text` (e.g. a file format's embedded header); raises `error` naming `what`."""
+    try:
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise error(f"{what}: not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise error(f"{what}: expected a JSON object")
+    return data
+
+
 def read_json(path: Path, error: type[Exception], what: str) -> Any:
     """The JSON value in `path`; raises `error` naming `what` and the file if it cannot be read."""
     try:

@@ -15,6 +15,7 @@ from typing import Any
 import dcvsr_client
 from dcvsr_client import Client
 from dcvsr_client.autostart import can_connect
+from dcvsr_protocol import endpoint
 
 NOOP = "dcvsr_engine.server.noop:NoOpRenderer"
 _ROOT = Path(__file__).resolve().parents[1]  # holds dcvsr_engine/ and tests/
@@ -41,11 +42,12 @@ class EngineProcess:
     """with EngineProcess() as engine: client = engine.connect() ..."""
 
     def __init__(self, directory: str | os.PathLike | None = None, renderer: str = NOOP,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, preexec: Any = None) -> None:
         self._own_dir = directory is None
         self.directory = Path(directory) if directory is not None else short_runtime_dir()
         self.renderer = renderer
         self.extra_env = env or {}
+        self.preexec = preexec  # run in the child before the engine starts (e.g. a memory limit)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -65,12 +67,14 @@ class EngineProcess:
         try:
             self.proc = subprocess.Popen(engine_command(self.renderer), env=child_env(self.directory,
                                                                                       **self.extra_env),
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=_ROOT)
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=_ROOT,
+                                         preexec_fn=self.preexec)
         finally:
             os.close(log)
         deadline = time.monotonic() + timeout
         sock = self.directory / "engine.sock"
-        while not (sock.exists() and can_connect(sock)):
+        # Over TCP the port file comes after the Unix socket: wait for the transport clients will use.
+        while not (sock.exists() and can_connect(sock) and endpoint.can_connect(self.directory)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"engine did not start (status {self.proc.poll()}):\n{self.log}")
             time.sleep(0.02)

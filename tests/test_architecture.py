@@ -26,6 +26,7 @@ PACKAGES = {
     "dcvsr_client": ROOT / "client" / "dcvsr_client",
     "vsdcvsr": ROOT / "plugin" / "vsdcvsr",
     "dcvsr_engine": ROOT / "dcvsr_engine",
+    "dcvsr_install": ROOT / "installers" / "dcvsr_install",
 }
 HOST_SIDE = ("dcvsr_protocol", "dcvsr_client", "vsdcvsr")
 HEAVY = ("torch", "diffusers", "transformers", "dcvsr_engine")
@@ -35,12 +36,14 @@ MAY_IMPORT = {
     "dcvsr_client": {"dcvsr_protocol"},
     "vsdcvsr": {"dcvsr_client", "dcvsr_protocol"},
     "dcvsr_engine": {"dcvsr_protocol"},
+    "dcvsr_install": {"dcvsr_engine", "dcvsr_client", "dcvsr_protocol"},  # installs and checks them all
 }
 # The engine's one module that is also a client: `dcvsr serve --detach`, `dcvsr status`, `dcvsr stop`.
-ENGINE_FRONT_ENDS = {"dcvsr_engine.server.cli": {"dcvsr_client"}}
+# And the `dcvsr` command itself, which mounts the installer's install/uninstall/doctor.
+ENGINE_FRONT_ENDS = {"dcvsr_engine.server.cli": {"dcvsr_client"}, "dcvsr_engine.cli": {"dcvsr_install"}}
 # The engine's layers, lowest first: a part imports parts of lower layers only (and itself).
 ENGINE_LAYERS = [
-    {"dcvsr_engine", "dcvsr_engine.jsonfile", "dcvsr_engine.io"},
+    {"dcvsr_engine", "dcvsr_engine.jsonfile", "dcvsr_engine.sizes", "dcvsr_engine.io"},
     {"dcvsr_engine.model", "dcvsr_engine.attention"},
     {"dcvsr_engine.sampler"},
     {"dcvsr_engine.server", "dcvsr_engine.evaluation", "dcvsr_engine.training", "dcvsr_engine.job"},

@@ -192,13 +192,23 @@ def test_make_tiny_then_list(batch):
     assert made.returncode == 0, made.stderr
     assert "tiny random model" in made.stdout
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.splitlines() == [f"tiny\t{batch.work / 'models' / 'tiny'}"]
+    tiny, nano = listed.stdout.splitlines()
+    name, origin, size, path = tiny.split("\t")
+    assert (name, origin, path) == ("tiny", "installed", str(batch.work / "models" / "tiny"))
+    assert size.endswith(("KB", "MB"))
+    assert nano.startswith("nano (default)\tshipped\t")  # tiny is not the default: nano runs without --model
 
 
 def test_models_list_with_nothing_installed(batch):
+    """The shipped nano is listed with where it lives and its size, then how to get the published model."""
     result = batch.results["list nothing"]
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"no models installed in {batch.work / 'no_models'}"
+    nano, note = result.stdout.splitlines()
+    name, origin, size, path = nano.split("\t")
+    assert (name, origin) == ("nano (default)", "shipped")
+    assert Path(path, "dcvsr.json").is_file() and size.endswith("MB")
+    assert note.startswith(f"no models installed in {batch.work / 'no_models'}")
+    assert "dcvsr models pull dc-vsr" in note
 
 
 # -- bad input: a clear message, a non-zero exit, nothing written --------------------------------------
@@ -241,12 +251,13 @@ def _default_sigint() -> None:
 
 
 def test_interrupt_leaves_nothing(tiny_model_dir, tmp_path):
-    """SIGINT (video output) and SIGTERM (image folder output) mid-run, once the job has begun: a
-    prompt exit with the CLI's status, no output, nothing but the job's journal."""
+    """SIGINT (video output), SIGTERM (image folder output) and SIGHUP (a closed terminal) mid-run,
+    once the job has begun: a prompt exit with the CLI's status, no output, nothing but the job's
+    journal."""
     video = write_video(tmp_path / "long.mkv", frames(96, 24, 24))
     env = cli_env(tmp_path / "no_models")
     runs = {}
-    for sig, name in ((signal.SIGINT, "up.mp4"), (signal.SIGTERM, "up_frames")):
+    for sig, name in ((signal.SIGINT, "up.mp4"), (signal.SIGTERM, "up_frames"), (signal.SIGHUP, "up.mkv")):
         folder = tmp_path / sig.name
         folder.mkdir()
         log = (tmp_path / f"{sig.name}.log").open("w")
@@ -273,7 +284,8 @@ def test_interrupt_leaves_nothing(tiny_model_dir, tmp_path):
             took = time.monotonic() - sent[sig]
             log.close()
             stderr = (tmp_path / f"{sig.name}.log").read_text()
-            assert status == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], (sig.name, status, stderr)
+            assert status == {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}[sig], \
+                (sig.name, status, stderr)
             assert took < 20, f"{sig.name}: took {took:.1f} s to exit"
             assert "wrote" not in stderr
             if sig == signal.SIGINT:
@@ -288,3 +300,41 @@ def test_interrupt_leaves_nothing(tiny_model_dir, tmp_path):
                 proc.kill()
                 proc.wait()
             log.close()
+
+
+# -- inputs that must not be lost or misread ------------------------------------------------------------
+
+def test_an_output_that_is_the_input_is_refused_whatever_overwriting_allows(tiny_model_dir, tmp_path):
+    video = write_video(tmp_path / "in.mkv", frames(3, 24, 24))
+    before = video.read_bytes()
+    (tmp_path / "link.mkv").symlink_to(video)
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    Image.fromarray(np.zeros((24, 24, 3), np.uint8)).save(folder / "frame_000000.png")
+    env = cli_env(tmp_path / "no_models")
+    for source, target in ((video, video), (video, tmp_path / "link.mkv"), (tmp_path / "link.mkv", video),
+                           (folder, folder)):
+        args = command("upscale", source, "-o", target, "-y", *preset_flags(tiny_model_dir))
+        result = run(args, env, tmp_path)
+        assert result.returncode == 2 and "is the input" in result.stderr, result.stderr
+    assert video.read_bytes() == before and (folder / "frame_000000.png").exists()
+
+
+def test_a_truncated_video_is_an_error_unless_allowed(tiny_model_dir, tmp_path):
+    video = write_video(tmp_path / "whole.mkv", frames(30, 24, 24))
+    cut = tmp_path / "cut.mkv"
+    data = video.read_bytes()
+    cut.write_bytes(data[:int(len(data) * 0.6)])
+    held = open_clip(cut).num_frames
+    assert 0 < held < 30
+    env = cli_env(tmp_path / "no_models")
+    args = command("upscale", cut, "-o", tmp_path / "a.mkv", *preset_flags(tiny_model_dir))
+    refused = run(args, env, tmp_path)
+    assert refused.returncode == 2 and "truncated" in refused.stderr and "--allow-truncated" in refused.stderr
+    assert f"ends after frame {held - 1} ({held} of the 30 frames" in refused.stderr
+    assert not (tmp_path / "a.mkv").exists()
+    allowed = run(command("upscale", cut, "-o", tmp_path / "b.mkv", "--allow-truncated", "--quiet",
+                          *preset_flags(tiny_model_dir)), env, tmp_path)
+    assert allowed.returncode == 0, allowed.stderr
+    assert f"warning: {cut}: the video ends after frame {held - 1}" in allowed.stderr
+    assert open_clip(tmp_path / "b.mkv").num_frames == held

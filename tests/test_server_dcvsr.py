@@ -257,9 +257,11 @@ def test_a_cache_entry_that_is_not_whole_reads_as_a_miss(tmp_path):
     assert cache.get_frames(KEY, (2, 4, 5, 3), np.float16) is None  # other dtype
     assert cache.get_frames(KEY, (3, 4, 5, 3), np.uint16) is None  # other shape
     path = cache.path(KEY, FRAMES)
-    path.write_bytes(path.read_bytes()[:-1])  # truncated
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-1])  # truncated
     assert cache.get_frames(KEY, frames.shape, np.uint16) is None
-    path.write_bytes(b"\0" * path.stat().st_size)  # garbage
+    assert not path.exists()  # a bad entry is deleted
+    path.write_bytes(b"\0" * len(whole))  # garbage
     assert cache.get_frames(KEY, frames.shape, np.uint16) is None
     cache.put_frames(KEY, frames)  # the next store replaces a bad entry
     assert np.array_equal(cache.get_frames(KEY, frames.shape, np.uint16), frames)
@@ -272,10 +274,10 @@ def test_the_cache_stays_within_its_size_by_dropping_the_least_recently_used(tmp
     import os
     import time
 
-    from dcvsr_engine.server.frame_cache import FrameCache
+    from dcvsr_engine.server.frame_cache import DIGEST_SIZE, FrameCache
 
-    entry = np.zeros((1, 32, 32, 3), np.uint8)  # 3072 bytes + the header
-    cache = FrameCache(tmp_path, 4 * (entry.nbytes + 128))
+    entry = np.zeros((1, 32, 32, 3), np.uint8)  # 3072 bytes + the header and the frame's digest
+    cache = FrameCache(tmp_path, 4 * (entry.nbytes + 128 + DIGEST_SIZE))
     keys = [f"{k:02x}" * 32 for k in range(5)]
     for n, key in enumerate(keys[:4]):
         cache.put_frames(key, entry)

@@ -99,13 +99,9 @@ def test_client_killed_mid_request():
 
 def _leave_stale_segment(pid: int, directory) -> str:
     """A segment as a crashed engine `pid` would leave it (for the next engine to remove)."""
-    name = shm.segment_name(pid, 0xFF)
-    segment = shm.create(name, 4096)
-    if sys.version_info < (3, 13):
-        from multiprocessing import resource_tracker
-
-        resource_tracker.unregister(segment._name, "shared_memory")
-    shm.close_quietly(segment)
+    segment = shm.SharedMemory.create(lambda: shm.segment_name(pid), 4096)
+    segment.close()
+    name = segment.name
     (directory / f"shm.{pid}").write_text(name + "\n")
     return name
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import struct
@@ -231,3 +232,119 @@ def test_reject_vectors_get_their_error(engine, name):
         header, _payload = _read_one(s)
         assert header.kind == Kind.STATUS_REPLY and header.request == 99
     s.close()
+
+
+# -- resources: sizes, segments, handshakes and connection slots ------------------------------------
+def _open_fields(width: int, height: int, frames: int, cuts=()) -> dict:
+    return {"clip": "hostile", "width": width, "height": height, "frames": frames, "fps_num": 24,
+            "fps_den": 1, "dtype": "u8", "channels": 3, "layout": "interleaved", "matrix": 1, "transfer": 1,
+            "primaries": 1, "range": 1, "settings": SETTINGS, "cuts": list(cuts), "transport": "shm"}
+
+
+def _replies_until(sock: socket.socket, request: int) -> list[Message]:
+    """Messages until the terminal reply to `request` (inclusive)."""
+    out = []
+    while True:
+        header, payload = _read_one(sock)
+        msg = checks.check_payload(header, memoryview(payload), from_client=False)
+        out.append(msg)
+        if msg.request == request and msg.kind in (Kind.OPENED, Kind.ERROR, Kind.DONE, Kind.PLAN_REPLY,
+                                                   Kind.STATUS_REPLY, Kind.CLOSED):
+            return out
+
+
+def test_hostile_sizes_segments_and_handshakes_never_disturb_a_good_client(engine):
+    good = GoodClient(engine)
+    good.start()
+    rng = random.Random(99)
+    s = connect(engine)
+    hello(s, token(engine))
+    rid = 100
+    # Sizes and counts at and over the engine's limits: refused with an error naming the limit, or opened.
+    sizes = [(65536, 65536, 1), (8193, 8192, 3), (64, 64, 2 ** 31), (64, 64, 2 ** 63 - 1), (1, 1, 1 << 24)]
+    sizes += [(rng.randrange(1, 70000), rng.randrange(1, 70000), rng.choice([1, 2 ** 24, 2 ** 31]))
+              for _ in range(20)]
+    for width, height, frames in sizes:
+        rid += 1
+        s.sendall(encode(Message(Kind.OPEN, rid, _open_fields(width, height, frames))))
+        last = _replies_until(s, rid)[-1]
+        assert last.kind in (Kind.OPENED, Kind.ERROR), last
+        if last.kind == Kind.ERROR:
+            assert last["code"] in (Code.BAD_CLIP, Code.LIMIT), last
+            if last["code"] == Code.LIMIT:
+                assert "limit" in last["message"]
+        else:
+            rid += 1
+            plan = {"session": last["session"], "start": 0, "stop": frames}
+            s.sendall(encode(Message(Kind.PLAN, rid, plan)))
+            assert _replies_until(s, rid)[-1].kind == Kind.PLAN_REPLY
+            if frames <= 1 << 24 and rng.random() < 0.5:  # truncate the segment, then render from it
+                fd = os.open(f"/dev/shm/{last['segment']}", os.O_RDWR)
+                os.ftruncate(fd, rng.choice([0, 100, last["segment_size"] // 2]))
+                os.close(fd)
+                rid += 1
+                render = {"session": last["session"], "start": 0, "stop": 1}
+                s.sendall(encode(Message(Kind.RENDER, rid, render)))
+                for msg in _replies_until(s, rid):
+                    if msg.kind == Kind.NEED_SOURCE:
+                        s.sendall(encode(Message(Kind.SOURCE_READY, rid, {
+                            "session": last["session"], "frame": msg["frame"], "seq": msg["seq"],
+                            "slot": msg["slot"]})))
+            rid += 1
+            s.sendall(encode(Message(Kind.CLOSE, rid, {"session": last["session"]})))
+            _replies_until(s, rid)
+    s.close()
+    # Slow handshakes: one byte every 2 s is dropped at the 10 s deadline, not kept open.
+    hello_bytes = encode(Message(Kind.HELLO, 1, {"versions": [1], "token": token(engine), "client": "slow"}))
+    slow = [connect(engine) for _ in range(3)]
+    started = time.monotonic()
+    for k in range(len(hello_bytes)):
+        alive = []
+        for sock in slow:
+            try:
+                sock.sendall(hello_bytes[k:k + 1])
+                alive.append(sock)
+            except OSError:
+                sock.close()
+        slow = alive
+        if not slow:
+            break
+        time.sleep(2.0)
+    assert not slow and time.monotonic() - started < 14.0
+    good.stop.set()
+    good.join(timeout=30)
+    assert not good.errors, good.errors
+    assert engine.proc.poll() is None
+    assert wait_sessions_zero(engine)
+    assert "Traceback" not in engine.log, engine.log[-3000:]
+
+
+def test_idle_connections_make_room_for_a_new_client():
+    with EngineProcess(env={"DCVSR_MAX_CONNECTIONS": "8"}) as engine:
+        idle = []
+        for _ in range(8):
+            sock = connect(engine)
+            hello(sock, token(engine))
+            idle.append(sock)
+        with engine.connect() as c:  # the ninth: the connection idle the longest makes room
+            assert c.status()["pid"] == engine.pid
+        replies, eof = drain(idle[0], 2.0)
+        assert eof and replies, (eof, replies, engine.log[-1500:])
+        assert replies[0]["code"] == Code.LIMIT and "idle" in replies[0]["message"]
+        # Connections with sessions are not taken away: with all of them busy, a newcomer is refused.
+        for sock in idle:
+            sock.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with engine.connect() as c:
+                if c.status()["connections"] == 1:
+                    break
+            time.sleep(0.05)
+        busy = [engine.connect() for _ in range(8)]
+        sessions = [c.open(f"busy-{k}", W, H, N, settings=SETTINGS) for k, c in enumerate(busy)]
+        newcomer = connect(engine)
+        replies, eof = drain(newcomer, 2.0)
+        assert eof and replies[0]["code"] == Code.LIMIT and "busy" in replies[0]["message"]
+        for session, c in zip(sessions, busy, strict=True):
+            session.close()
+            c.close()

@@ -18,8 +18,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from dcvsr_protocol import endpoint, engine_command_file
 from dcvsr_protocol.errors import EngineStartError
-from dcvsr_protocol.paths import socket_path
 
 DEFAULT_START_TIMEOUT = 60.0
 
@@ -29,9 +29,15 @@ def autostart_enabled() -> bool:
 
 
 def engine_command() -> list[str]:
-    """DCVSR_ENGINE_CMD (split like a shell would), else this Python running dcvsr_engine.server."""
+    """DCVSR_ENGINE_CMD (split like a shell would), else the engine command file `dcvsr install` wrote
+    (engine_command_file.py), else this Python running dcvsr_engine.server."""
     cmd = os.environ.get("DCVSR_ENGINE_CMD", "").strip()
-    return shlex.split(cmd) if cmd else [sys.executable, "-m", "dcvsr_engine.server"]
+    if cmd:
+        return shlex.split(cmd)
+    path = engine_command_file.find()
+    if path is not None:
+        return engine_command_file.read(path)
+    return [sys.executable, "-m", "dcvsr_engine.server"]
 
 
 def can_connect(path: Path) -> bool:
@@ -73,14 +79,13 @@ def _log_tail(path: Path, limit: int = 2000) -> str:
 
 def start_engine(directory: Path, timeout: float = DEFAULT_START_TIMEOUT,
                  command: list[str] | None = None) -> int | None:
-    """Make sure an engine accepts connections on directory's socket, starting one if needed.
+    """Make sure an engine accepts connections in directory (its socket or port), starting one if needed.
 
     Returns the pid of the engine started, or None if one was running already.
     """
-    sock = socket_path(directory)
     deadline = time.monotonic() + timeout
     with _flock(directory / "start.lock", deadline):
-        if can_connect(sock):
+        if endpoint.can_connect(directory):
             return None
         cmd = command or engine_command()
         log_path = directory / "engine.log"
@@ -96,7 +101,7 @@ def start_engine(directory: Path, timeout: float = DEFAULT_START_TIMEOUT,
         # Reap the child when it ends, so a dead engine does not linger as a zombie that looks alive.
         threading.Thread(target=proc.wait, name="dcvsr-engine-reaper", daemon=True).start()
         while True:
-            if can_connect(sock):
+            if endpoint.can_connect(directory):
                 return proc.pid
             code = proc.poll()
             if code is not None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dcvsr_protocol import Code, Kind, Message, MessageError, decode_payload
+from dcvsr_protocol import Code, Kind, Message, MessageError, decode_payload, endpoint
 from dcvsr_protocol.cbor import CBORError
 from dcvsr_protocol.colour import ColourTags
 from dcvsr_protocol.errors import EngineError, EngineGone, EngineStartError, ProtocolError
@@ -45,6 +45,7 @@ class Client:
         self.closed = False
         self.rendering = False
         self._sessions: dict[int, Session] = {}
+        self.transport = "unix"  # how this connection reaches the engine: "unix" or "tcp"
 
     # -- connecting -------------------------------------------------------------------------
     @classmethod
@@ -60,21 +61,24 @@ class Client:
             check_private(directory)
         else:
             directory = runtime_dir()
-        path = socket_path(directory)
+        kind = endpoint.transport(directory)
+        where = f"socket {socket_path(directory)}" if kind == "unix" else \
+            f"loopback TCP, port file {directory / endpoint.PORT_NAME}"
         if autostart is None:
             autostart = autostart_enabled()
         for attempt in (0, 1):
-            sock = cls._open_socket(path)
+            sock = endpoint.connect(directory)
             if sock is None:
                 if not autostart:
-                    raise EngineStartError(f"no dcvsr engine is running (socket {path}) and "
+                    raise EngineStartError(f"no dcvsr engine is running ({where}) and "
                                            "DCVSR_AUTOSTART=0; start one with `dcvsr serve`")
                 start_engine(directory, timeout)
-                sock = cls._open_socket(path)
+                sock = endpoint.connect(directory)
                 if sock is None:
-                    raise EngineStartError(f"the engine started but its socket {path} refuses connections")
+                    raise EngineStartError(f"the engine started but refuses connections ({where})")
             sock.settimeout(min(timeout, 30.0))
             client = cls(sock, directory)
+            client.transport = kind
             try:
                 client._handshake()
             except EngineGone:
@@ -91,16 +95,6 @@ class Client:
             sock.settimeout(idle_timeout)
             return client
         raise AssertionError("unreachable")
-
-    @staticmethod
-    def _open_socket(path: Path) -> socket.socket | None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(os.fspath(path))
-        except OSError:
-            sock.close()
-            return None
-        return sock
 
     def _handshake(self) -> None:
         token = read_token(self.directory)
@@ -177,8 +171,13 @@ class Client:
     def open(self, clip: str, width: int, height: int, frames: int, *, fps: tuple[int, int] = (24, 1),
              dtype: str = "f16", channels: int = 3, layout: str = "interleaved",
              colour: ColourTags | None = None, settings: Mapping[str, Any] | None = None,
-             cuts: Sequence[int] = (), transport: str = "shm", out_slots: int | None = None) -> Session:
-        """Open a session for one clip. colour: its H.273 tags (unspecified, full range when not given)."""
+             cuts: Sequence[int] = (), transport: str | None = None, out_slots: int | None = None) -> Session:
+        """Open a session for one clip. colour: its H.273 tags (unspecified, full range when not given).
+
+        transport: how pixels travel, "shm" or "inline"; by default shm over a Unix socket and inline
+        over TCP (whose peer may not share this machine's shared memory namespace).
+        """
+        transport = transport or ("inline" if self.transport == "tcp" else "shm")
         fields = {"clip": clip, "width": width, "height": height, "frames": frames, "fps_num": fps[0],
                   "fps_den": fps[1], "dtype": dtype, "channels": channels, "layout": layout,
                   **(colour or ColourTags()).as_fields(), "settings": dict(settings or {}),

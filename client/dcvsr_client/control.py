@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dcvsr_protocol import endpoint
 from dcvsr_protocol.errors import EngineStartError
-from dcvsr_protocol.paths import engine_dir, socket_path
+from dcvsr_protocol.paths import engine_dir
 
-from .autostart import DEFAULT_START_TIMEOUT, can_connect, start_engine
+from .autostart import DEFAULT_START_TIMEOUT, start_engine
 from .client import Client
 
 
@@ -56,11 +57,10 @@ def stop(runtime_dir: str | os.PathLike | None = None, timeout: float = 10.0) ->
 
 
 def wait_gone(directory: Path, timeout: float = 10.0) -> bool:
-    """After stop(): wait until the socket no longer accepts connections."""
+    """After stop(): wait until the engine no longer accepts connections (socket or TCP port)."""
     deadline = time.monotonic() + timeout
-    path = socket_path(directory)
     while time.monotonic() < deadline:
-        if not can_connect(path):
+        if not endpoint.can_connect(directory):
             return True
         time.sleep(0.05)
     return False

@@ -14,7 +14,7 @@ import numpy as np
 from dcvsr_protocol import Code, Kind, Message
 from dcvsr_protocol.errors import EngineError, ProtocolError
 from dcvsr_protocol.slot import DTYPES, PixelFormat, SlotError, pixels, read_header, stamp
-from dcvsr_protocol.transport import shm
+from dcvsr_protocol.transport.shm import SharedMemory
 
 
 class Link(Protocol):
@@ -66,7 +66,7 @@ class Session:
         offsets, size = list(opened["slots"]), opened["segment_size"]
         if not offsets or offsets != sorted(offsets) or offsets[-1] >= size:
             raise ProtocolError("engine sent an invalid slot table")
-        self._shm = shm.attach(opened["segment"])
+        self._shm = SharedMemory.attach(opened["segment"])
         if self._shm.size < size:
             self.detach()
             raise ProtocolError(f"segment {opened['segment']} is smaller than announced")
@@ -260,7 +260,7 @@ class Session:
         """Unmap without telling the engine (it frees the slots when the connection ends)."""
         self._buf = None
         if self._shm is not None:
-            shm.close_quietly(self._shm)
+            self._shm.close()
             self._shm = None
 
     def __enter__(self) -> Session:

@@ -86,12 +86,16 @@ def read_token(directory: Path | None = None, create: bool = False) -> str:
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32))
     try:
-        st = os.stat(path)
-        if st.st_uid != os.getuid() or st.st_mode & 0o077:
-            raise RuntimeDirError(f"token file {path} is not private to you; remove it")
-        return path.read_text().strip()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return ""
+    except OSError as e:  # ELOOP: a link planted at the token's name
+        raise RuntimeDirError(f"token file {path} is not a plain file ({e}); remove it") from e
+    with os.fdopen(fd) as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            raise RuntimeDirError(f"token file {path} is not private to you; remove it")
+        return f.read().strip()
 
 
 def engine_dir(socket: str | os.PathLike | None = None, directory: str | os.PathLike | None = None) -> Path:
@@ -99,8 +103,27 @@ def engine_dir(socket: str | os.PathLike | None = None, directory: str | os.Path
     folder of the socket given, else runtime_dir()."""
     if directory is not None:
         path = Path(directory)
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return path
-    if socket is not None:
-        return Path(socket).parent
-    return runtime_dir()
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as e:
+            raise RuntimeDirError(f"cannot create the runtime directory {path}: {e}") from e
+    elif socket is not None:
+        path = Path(socket).parent
+    else:
+        return runtime_dir()
+    check_private(path)  # exactly what a client checks: the engine writes its token and pid file there
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a 0600 file in the runtime folder without following a link planted at its name: a new
+    file under a unique name, renamed over whatever is there (the rename replaces a link itself)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -161,13 +161,20 @@ def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add one flag per setting. Defaults are None so the model's own defaults apply."""
-    group = parser.add_argument_group("sampling settings (defaults come from the model's dcvsr.json)")
+def add_arguments(parser: argparse.ArgumentParser, model_defaults: dict[str, Any] | None = None,
+                  model_name: str | None = None) -> None:
+    """Add one flag per setting. Defaults are None so the model's own defaults apply; the help shows
+    `model_defaults` (the dcvsr.json defaults of `model_name`, the model that would run) beside the
+    built-in ones."""
+    title = "sampling settings (defaults come from the model's dcvsr.json"
+    title += f"; shown for {model_name}, the model that runs without --model)" if model_name else ")"
+    group = parser.add_argument_group(title)
     for f in fields(Settings):
         meta = f.metadata
         kind = _kind(f)
-        help_text = f"{meta['help']} (default: {f.default})"
+        value = (model_defaults or {}).get(f.name, f.default)
+        help_text = f"{meta['help']} (default: {value}"
+        help_text += f"; built-in {f.default})" if value != f.default else ")"
         if kind is bool:
             group.add_argument(flag_name(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
                                default=None, help=help_text)

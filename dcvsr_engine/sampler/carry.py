@@ -26,8 +26,9 @@ from pathlib import Path
 
 import torch
 from dcvsr_protocol.errors import InputError
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save
+
+from ..jsonfile import parse_object
 
 FORMAT = 1
 
@@ -55,21 +56,33 @@ class CarriedState:
         tensors = (self.trajectory, self.cond_latents, self.image_embeds)
         return sum(t.numel() * t.element_size() for t in tensors)
 
-    def save(self, path: str | Path) -> None:
+    def to_bytes(self) -> bytes:
+        """The state as safetensors bytes (no pickle), with its chain key and position as metadata."""
         tensors = {"trajectory": self.trajectory, "cond_latents": self.cond_latents,
                    "image_embeds": self.image_embeds}
         meta = {"format": str(FORMAT), "next_frame": str(self.next_frame), "key": self.key}
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
+        return save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=meta)
 
     @classmethod
-    def load(cls, path: str | Path) -> CarriedState:
+    def from_bytes(cls, data: bytes, name: str = "carried state") -> CarriedState:
         try:
-            tensors = load_file(str(path))
-            with safe_open(str(path), "pt") as fh:
-                meta = fh.metadata()
+            tensors = load(data)
+            header_len = int.from_bytes(data[:8], "little")
+            meta = parse_object(data[8:8 + header_len], ValueError, "safetensors header")["__metadata__"]
             if int(meta["format"]) != FORMAT:
                 raise ValueError(f"format {meta['format']}")
             return cls(int(meta["next_frame"]), meta["key"], tensors["trajectory"], tensors["cond_latents"],
                        tensors["image_embeds"])
         except Exception as exc:  # safetensors raises its own error type for a bad header
+            raise InputError(f"{name}: not a usable carried state ({exc})") from exc
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: str | Path) -> CarriedState:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
             raise InputError(f"{path}: not a usable carried state ({exc})") from exc
+        return cls.from_bytes(data, str(path))

@@ -74,6 +74,18 @@ def condition_frames(model, lr: torch.Tensor, geo: Geometry, footage: str) -> to
     return up if model.restorer is None else model.restorer.apply(up, footage)
 
 
+CONDITION_CHUNK = 4  # frames upscaled and encoded at once (SVD's VAE encodes 4 at a time too)
+
+
+@torch.no_grad()
+def encode_condition(model, lr: torch.Tensor, geo: Geometry, footage: str) -> torch.Tensor:
+    """(F, 3, in_h, in_w) LR frames -> their condition latents, a chunk of frames at a time: only one
+    chunk's upscale (output-sized, float32) exists at once, not the whole segment's."""
+    chunk = getattr(model.latent, "encode_chunk", CONDITION_CHUNK)
+    return torch.cat([model.latent.encode_condition(condition_frames(model, lr[i:i + chunk], geo, footage))
+                      for i in range(0, lr.shape[0], chunk)])
+
+
 @torch.no_grad()
 def image_embeddings(model, frames: torch.Tensor, chunk: int = 8) -> torch.Tensor:
     """(F, 3, h, w) LR frames in [0, 1] -> (F, D) image embeddings, float32."""

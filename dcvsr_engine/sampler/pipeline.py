@@ -36,7 +36,7 @@ from ..attention import SAPCall, SAPGather, SAPLayout, TAPCall, TileCall, dssag,
 from ..attention.sap import records_ahead, sap_passes
 from ..attention.tap import tap_passes
 from .carry import CarriedState
-from .conditioning import Geometry, condition_frames, image_embeddings
+from .conditioning import Geometry, encode_condition, image_embeddings
 from .noise import clip_noise
 from .plan import Plan
 from .schedule import Schedule
@@ -83,11 +83,15 @@ class DCVSRSampler:
     @torch.no_grad()
     def render_segment(self, segment: Segment, frames: np.ndarray, geo: Geometry,
                        carry: CarriedState | None = None, carry_frames: int = 0,
-                       progress: Progress | None = None) -> tuple[np.ndarray, CarriedState | None]:
+                       progress: Progress | None = None,
+                       finish: Callable[[np.ndarray], np.ndarray] | None = None
+                       ) -> tuple[np.ndarray, CarriedState | None]:
         """Render a segment's frames: (n, in_h, in_w, 3) float32 in [0, 1] -> (n, out_h, out_w, 3).
 
         `carry` is the previous segment's state when `segment.context` > 0; `carry_frames` is
-        how many of this segment's last frames the next segment needs carried (0: none).
+        how many of this segment's last frames the next segment needs carried (0: none). `finish`
+        converts each decoded chunk (float32 in [0, 1]) elementwise, e.g. to the clip's dtype, so
+        the whole segment is never held in float32.
         """
         model, s = self.model, self.settings
         device = model.device
@@ -100,7 +104,7 @@ class DCVSRSampler:
 
         # 1. Conditioning: LR latent l and image embeddings, the carried context first.
         lr = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).to(device)
-        cond = model.latent.encode_condition(condition_frames(model, lr, geo, s.footage))
+        cond = encode_condition(model, lr, geo, s.footage)
         embeds = image_embeddings(model, lr)
         if context:
             cond = torch.cat([carry.cond_latents.to(device), cond])
@@ -109,7 +113,8 @@ class DCVSRSampler:
         # 2. Initial latents.
         h, w = geo.latent_hw
         noise = clip_noise(s.seed, range(segment.start, segment.stop), model.latent.channels, h, w).to(device)
-        x = noise * self.schedule.init_noise_sigma
+        x = noise.mul_(self.schedule.init_noise_sigma)
+        del noise
         if context:
             x = torch.cat([carry.trajectory[0].to(device, x.dtype), x])
 
@@ -137,17 +142,26 @@ class DCVSRSampler:
                 if progress:
                     progress(segment, done, total)
             gathers = recording
-            x = self.schedule.step(x, denoised, i)
+            x = self.schedule.step_(x, denoised, i)
+            del denoised
             if context and i + 1 < s.steps:
                 x[:context] = carry.trajectory[i + 1].to(device, x.dtype)
 
-        # 4. Decode this segment's own frames.
-        out = model.latent.decode(x[context:], s.decode_chunk, cond[context:])[:, :, :geo.out_h, :geo.out_w]
+        # 4. Decode this segment's own frames, a chunk at a time into the output (no second full copy).
+        finish = finish or (lambda a: a)
+        out = None
+        for a in range(context, x.shape[0], s.decode_chunk):
+            b = min(a + s.decode_chunk, x.shape[0])
+            part = model.latent.decode(x[a:b], s.decode_chunk, cond[a:b])[:, :, :geo.out_h, :geo.out_w]
+            part = finish(part.permute(0, 2, 3, 1).cpu().numpy())
+            if out is None:
+                out = np.empty((x.shape[0] - context, *part.shape[1:]), part.dtype)
+            out[a - context:b - context] = part
         new_carry = None
         if carry_frames:
             new_carry = CarriedState(segment.stop, self.chain_key(geo), torch.stack(trajectory),
                                      cond[-carry_frames:].cpu().clone(), embeds[-carry_frames:].cpu().clone())
-        return out.permute(0, 2, 3, 1).cpu().numpy(), new_carry
+        return out, new_carry
 
     def _check_carry(self, segment: Segment, geo: Geometry, carry: CarriedState | None) -> None:
         if not segment.context:

@@ -53,5 +53,13 @@ class Schedule:
             return denoised
         return x + (x - denoised) / sigma * (sigma_next - sigma)
 
+    def step_(self, x: torch.Tensor, denoised: torch.Tensor, i: int) -> torch.Tensor:
+        """step() computed in x's and denoised's own memory (the same arithmetic, no full-size temporaries);
+        returns the new x, and leaves denoised overwritten."""
+        sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
+        if sigma_next == 0.0:
+            return denoised
+        return x.add_(torch.sub(x, denoised, out=denoised).div_(sigma).mul_(sigma_next - sigma))
+
     def last_nonzero_sigma(self) -> float:
         return min(s for s in self.sigmas if s > 0.0)

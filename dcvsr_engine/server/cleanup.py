@@ -8,7 +8,6 @@ segments of every engine of this user that is no longer alive.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import threading
@@ -51,14 +50,14 @@ def remove_stale(directory: Path) -> list[str]:
             names = record.read_text().split()
         except OSError:
             names = []
-        removed += [name for name in names if shm.unlink(name)]
+        removed += [name for name in names if shm.remove(name)]
         record.unlink(missing_ok=True)
     if os.path.isdir(_SHM_DIR):
         uid = os.getuid()
         for entry in os.scandir(_SHM_DIR):
             pid = shm.owner_pid(entry.name)
             try:
-                if pid is not None and entry.stat().st_uid == uid and _stale(pid) and shm.unlink(entry.name):
+                if pid is not None and entry.stat().st_uid == uid and _stale(pid) and shm.remove(entry.name):
                     removed.append(entry.name)
             except OSError:
                 continue
@@ -73,13 +72,13 @@ class SegmentNames:
     def __init__(self, directory: Path) -> None:
         self.pid = os.getpid()
         self.record = directory / f"shm.{self.pid}"
-        self._numbers = itertools.count(1)
         self._lock = threading.Lock()
 
     def new(self) -> str:
+        """A fresh unpredictable name, recorded before the segment is created."""
         with self._lock:
-            name = shm.segment_name(self.pid, next(self._numbers))
-            fd = os.open(self.record, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            name = shm.segment_name(self.pid)
+            fd = os.open(self.record, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
             try:
                 os.write(fd, (name + "\n").encode())
             finally:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from dcvsr_client import control as client_control
+from dcvsr_protocol.paths import RuntimeDirError
 
 from . import control
 from .engine import EngineRunning
+from .status_text import summary
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +30,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="the DC-VSR renderer's default model, loaded at start: a model folder or "
                                    "an installed name (default: DCVSR_MODEL, else the installed dc-vsr); "
                                    "sessions may name another in their settings")
+    p.add_argument("--memory", help="memory the engine may use, e.g. 12G (default: DCVSR_MEMORY, else "
+                                    "80%% of the machine's or the cgroup's memory); a session that would "
+                                    "need more is refused with ERROR 205")
     p.add_argument("--detach", action="store_true", help="start in the background and return")
     p.set_defaults(func=_serve)
     for name, func, text in (("status", _status, "show the running engine's status"),
@@ -34,9 +40,20 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         p = subparsers.add_parser(name, help=text)
         p.add_argument("--runtime-dir")
         p.set_defaults(func=func)
+    p = subparsers.choices["status"]
+    p.add_argument("--json", action="store_true", help="the engine's status reply as JSON, for scripts")
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.memory:
+        from ..sizes import parse_size
+
+        try:
+            parse_size(args.memory)
+        except ValueError:
+            print(f"dcvsr: --memory {args.memory!r} is not a size (e.g. 12G)", file=sys.stderr)
+            return 2
+        os.environ["DCVSR_MEMORY"] = args.memory  # the engine (here or detached) reads it
     if args.detach:
         pid = client_control.serve_detached(args.renderer or control.renderer_name(), socket=args.socket,
                                             runtime_dir=args.runtime_dir, model=args.model)
@@ -44,7 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     try:
         return control.serve(args.socket, args.renderer, runtime_dir=args.runtime_dir, model=args.model)
-    except EngineRunning as e:
+    except (EngineRunning, RuntimeDirError) as e:
         print(f"dcvsr: {e}", file=sys.stderr)
         return 1
 
@@ -54,7 +71,7 @@ def _status(args: argparse.Namespace) -> int:
     if info is None:
         print("no engine is running")
         return 1
-    print(json.dumps(info, indent=2))
+    print(json.dumps(info, indent=2) if args.json else summary(info))
     return 0
 
 

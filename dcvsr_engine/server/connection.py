@@ -15,6 +15,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from fractions import Fraction
@@ -27,6 +28,7 @@ from dcvsr_protocol.framing import MAX_CONTROL_PAYLOAD, SUPPORTED_VERSIONS, VERS
 from dcvsr_protocol.slot import CHANNELS, DTYPES, LAYOUTS
 from dcvsr_protocol.transport.connection import ConnectionClosed, Sender, recv_exact
 
+from . import limits
 from .renderer import ClipSpec
 from .session import Post, ServerSession
 
@@ -34,9 +36,10 @@ log = logging.getLogger("dcvsr.server")
 
 HANDSHAKE_TIMEOUT = 10.0
 MAX_SIDE = 1 << 16
-MAX_FRAMES = 1 << 31
+MAX_FRAMES = (1 << 63) - 1  # the protocol's range; the engine's own limit is in limits.py
 MAX_SLOTS = 16
 MAX_OPENING = 4  # OPENs being handled at once per connection
+MAX_PLANNING = 2  # PLANs being answered at once per connection
 MAX_QUEUED = 64  # RENDER requests waiting per session
 MAX_UNSENT = 4096  # replies a client has not read yet: beyond this it is not reading, and is dropped
 MAX_CLIP_ID = 1024
@@ -52,8 +55,9 @@ class RequestError(Exception):
 
 
 def peer_uid(sock: socket.socket) -> int | None:
-    """The connecting process's uid where the platform tells it (Linux)."""
-    if not hasattr(socket, "SO_PEERCRED"):
+    """The connecting process's uid where the platform tells it (Linux, Unix sockets; over loopback
+    TCP the token is the only proof)."""
+    if not hasattr(socket, "SO_PEERCRED") or sock.family != getattr(socket, "AF_UNIX", None):
         return None
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     return struct.unpack("3i", creds)[1]
@@ -88,12 +92,43 @@ class Connection:
         self._out: deque[tuple[Message, threading.Event | None]] = deque()
         self._out_cond = threading.Condition()
         self._opening = threading.BoundedSemaphore(MAX_OPENING)
+        self._planning = threading.BoundedSemaphore(MAX_PLANNING)
+        self._busy = 0  # OPENs and PLANs in flight
+        self.last_active = time.monotonic()  # when a message last arrived
+        # The handshake's deadline is on the whole handshake, not on each recv (a byte every few
+        # seconds must not keep a connection open).
+        self._handshake_timer = threading.Timer(HANDSHAKE_TIMEOUT, self._handshake_expired)
+        self._handshake_timer.daemon = True
         self.reader = threading.Thread(target=self._read_loop, name=f"dcvsr-conn-{cid}-read", daemon=True)
         self.writer = threading.Thread(target=self._write_loop, name=f"dcvsr-conn-{cid}-write", daemon=True)
 
     def start(self) -> None:
         self.writer.start()
         self.reader.start()
+        self._handshake_timer.start()
+
+    def _handshake_expired(self) -> None:
+        if not self.authed:
+            self.error(0, Code.UNAUTHORIZED, f"no HELLO within {HANDSHAKE_TIMEOUT:g} s")
+            self._shutdown_socket()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing open and nothing in flight: closing it loses the client nothing but the socket."""
+        with self.lock:
+            return not self.sessions and not self._busy
+
+    def evict(self, reason: str) -> None:
+        """Close an idle connection to make room for a new one (the engine's connection limit); the
+        reason goes out first unless the client does not read it within a second."""
+        self.error(0, Code.LIMIT, reason)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            with self._out_cond:
+                if not self._out:
+                    break
+            time.sleep(0.02)
+        self._shutdown_socket()
 
     # -- sending ------------------------------------------------------------------------------
     def post(self, msg: Message, wait: bool = False) -> bool:
@@ -162,6 +197,7 @@ class Connection:
                     payload = recv_exact(self.sock, header.length) if header.length else memoryview(b"")
                     msg = checks.check_payload(header, payload)
                     del payload
+                    self.last_active = time.monotonic()
                     if not self.authed and msg.kind != Kind.HELLO:
                         raise checks.Violation(Code.UNAUTHORIZED, "the first message must be HELLO")
                     self._dispatch(msg)
@@ -185,6 +221,7 @@ class Connection:
                 return
             self._torn = True
             sessions = list(self.sessions.values())
+        self._handshake_timer.cancel()
         for session in sessions:
             session.close(code, message)
         for session in sessions:
@@ -214,7 +251,7 @@ class Connection:
             # Opening may load a model: do it aside, so this connection's other messages keep flowing.
             if not self._opening.acquire(blocking=False):
                 raise RequestError(Code.LIMIT, f"more than {MAX_OPENING} OPENs at once")
-            threading.Thread(target=self._open, args=(msg,), name=f"dcvsr-open-{rid}", daemon=True).start()
+            self._aside(self._open, msg)
         elif kind == Kind.RENDER:
             session = self._session(msg)
             if not 0 <= msg["start"] < msg["stop"] <= session.spec.frames:
@@ -241,9 +278,10 @@ class Connection:
             session = self._session(msg)
             if not 0 <= msg["start"] < msg["stop"] <= session.spec.frames:
                 raise RequestError(Code.BAD_RANGE, "range outside the clip")
-            needed = session.plan(msg["start"], msg["stop"])
-            self.post(Message(Kind.PLAN_REPLY, rid, {"session": session.id, "start": needed.start,
-                                                     "stop": needed.stop}))
+            # Planning a long clip takes time: aside, bounded, and dropped when the asker goes.
+            if not self._planning.acquire(blocking=False):
+                raise RequestError(Code.LIMIT, f"more than {MAX_PLANNING} PLANs at once")
+            self._aside(self._plan, msg, session)
         elif kind == Kind.STATUS:
             self.post(Message(Kind.STATUS_REPLY, rid, self.engine.status()))
         elif kind == Kind.STOP:
@@ -263,10 +301,41 @@ class Connection:
             raise RequestError(Code.UNAUTHORIZED,
                                "wrong token (read it from the runtime directory's token file)")
         self.authed = True
+        self._handshake_timer.cancel()
         self.sock.settimeout(None)
         self.post(Message(Kind.WELCOME, msg.request, {
             "version": VERSION, "engine": self.engine.version_string, "pid": os.getpid(),
             "caps": ["shm", "inline"], "max_payload": MAX_CONTROL_PAYLOAD}))
+
+    def _aside(self, work: Callable[..., None], msg: Message, *args: Any) -> None:
+        """Run work(msg, *args) on a thread of its own, counted as in flight."""
+        with self.lock:
+            self._busy += 1
+
+        def run() -> None:
+            try:
+                work(msg, *args)
+            finally:
+                with self.lock:
+                    self._busy -= 1
+
+        name = f"dcvsr-{work.__name__.strip('_')}-{msg.request}"
+        threading.Thread(target=run, name=name, daemon=True).start()
+
+    def _plan(self, msg: Message, session: ServerSession) -> None:
+        def gone() -> bool:
+            return self._torn or session.closing is not None
+
+        try:
+            needed = session.plan(msg["start"], msg["stop"], gone)
+            if not gone():
+                self.post(Message(Kind.PLAN_REPLY, msg.request, {"session": session.id, "start": needed.start,
+                                                                 "stop": needed.stop}))
+        except Exception as e:
+            log.exception("PLAN failed")
+            self.error(msg.request, Code.INTERNAL, f"{type(e).__name__}: {e}", session.id)
+        finally:
+            self._planning.release()
 
     # -- opening a session --------------------------------------------------------------------
     def _open(self, msg: Message) -> None:
@@ -299,6 +368,9 @@ class Connection:
         except SettingsError as e:
             self.error(msg.request, Code.BAD_SETTINGS, str(e))
             return
+        except limits.OverLimit as e:
+            self.error(msg.request, Code.LIMIT, str(e))
+            return
         except Exception as e:
             log.exception("OPEN failed")
             self.error(msg.request, Code.INTERNAL, f"{type(e).__name__}: {e}")
@@ -320,6 +392,7 @@ class Connection:
             raise bad(f"frame size {width}x{height} must be 1..{MAX_SIDE} each way")
         if not 1 <= frames <= MAX_FRAMES:
             raise bad(f"frame count {frames} out of range")
+        limits.check_clip(width, height, frames, len(msg["cuts"]))
         if msg["fps_num"] <= 0 or msg["fps_den"] <= 0:
             raise bad("frame rate must be positive")
         if msg["dtype"] not in DTYPES or msg["channels"] not in CHANNELS or msg["layout"] not in LAYOUTS:

@@ -23,7 +23,6 @@ run, known after hashing; a request served wholly from memory or disk reports 0 
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import logging
@@ -41,8 +40,10 @@ from dcvsr_protocol.settings import DEFAULT_QUALITY, Settings, check_quality
 from .. import __version__
 from ..model.quality import model_for
 from ..sampler.carry import CarriedState
+from ..sampler.memory import MemoryLimitError, allowance, check_fits, resident_bytes
 from ..sampler.pipeline import DCVSRSampler, check_frame
 from ..sampler.segments import Segment
+from . import limits
 from .frame_cache import CARRY, FRAMES, FrameCache
 from .renderer import CancelledFn, ClipSpec, ProgressFn, Renderer, RenderSession, SourceFn
 
@@ -129,6 +130,11 @@ class DCVSRRenderer(Renderer):
             if named is not None:  # asked for explicitly: the engine reports it as not ready
                 raise
             log.warning("no default model loaded (%s); sessions must name one", e)
+        # What a session may use: the allowance less what the engine holds with its model loaded.
+        self.memory_allowance = allowance()
+        self.session_memory = self.memory_allowance - resident_bytes()
+        log.info("DC-VSR renderer: memory allowance %.1f GiB (%.1f GiB per session)",
+                 self.memory_allowance / 2**30, self.session_memory / 2**30)
         log.info("DC-VSR renderer: cache %s (%s), torch threads %d", self.cache.directory,
                  f"{self.cache.max_bytes / 2**30:.1f} GiB" if self.cache.enabled else "off",
                  torch.get_num_threads())
@@ -170,7 +176,8 @@ class DCVSRRenderer(Renderer):
         except DCVSRError as e:
             raise SettingsError(f"model: {e}") from e
         # SettingsError names the bad value
-        return DCVSRSession(spec, DCVSRSampler.open(model, quality, **settings), self.cache, self.counters)
+        return DCVSRSession(spec, DCVSRSampler.open(model, quality, **settings), self.cache, self.counters,
+                            self.session_memory)
 
     def close(self) -> None:
         self._models.clear()
@@ -179,6 +186,9 @@ class DCVSRRenderer(Renderer):
         out: dict[str, bool | int | float | str | None] = asdict(self.counters)
         out["models_loaded"] = len(self._models)
         out["devices"] = ",".join(sorted({str(m.device) for m in self._models.values()})) or None
+        # "name on device (dtype)" for each loaded model: what `dcvsr status` and `dcvsr doctor` show.
+        out["models"] = "; ".join(f"{Path(path).name} on {dev} ({dt.removeprefix('torch.')})"
+                                  for path, dev, dt in self._models) or None
         if torch.cuda.is_available():
             out["gpu_memory_allocated"] = torch.cuda.memory_allocated()
         out["cache_dir"] = os.fspath(self.cache.root) if self.cache else None
@@ -193,7 +203,8 @@ class _Cancelled(Exception):
 class DCVSRSession(RenderSession):
     """One clip with fixed settings. See the module's docstring for what it keeps."""
 
-    def __init__(self, spec: ClipSpec, sampler: DCVSRSampler, cache: FrameCache, stats: Stats) -> None:
+    def __init__(self, spec: ClipSpec, sampler: DCVSRSampler, cache: FrameCache, stats: Stats,
+                 memory: int | None = None) -> None:
         self.spec = spec
         self.sampler = sampler
         self.settings = settings = sampler.settings
@@ -207,12 +218,13 @@ class DCVSRSession(RenderSession):
         except DCVSRError as e:
             raise SettingsError(str(e)) from e
         self.out_size = (self.geo.out_w, self.geo.out_h)
+        limits.check_output(*self.out_size)
+        if memory is not None:  # checked before anything of the size of a frame is allocated
+            try:
+                self.memory = check_fits(model, settings, self.geo, memory, self.dtype.itemsize)
+            except MemoryLimitError as e:
+                raise limits.OverLimit(str(e)) from None
         self.source_window = 1  # source frames are copied out as soon as they are read
-        self._starts = [s.start for s in self.segments]
-        # The first segment of each segment's chain (a cut or frame 0 starts one).
-        self._chain_start: list[int] = []
-        for seg in self.segments:
-            self._chain_start.append(self._chain_start[-1] if seg.context else seg.index)
         self._chain_key = self.sampler.chain_key(self.geo)
         self._tiles = len(self.sampler.plan.spatial_grid(self.geo).tiles)
         self._base = session_base_key(settings, model.fingerprint, model.device, model.dtype,
@@ -223,9 +235,7 @@ class DCVSRSession(RenderSession):
 
     # -- planning (pure) -------------------------------------------------------------------------
     def _targets(self, start: int, stop: int) -> range:
-        first = bisect.bisect_right(self._starts, start) - 1
-        last = bisect.bisect_right(self._starts, stop - 1) - 1
-        return range(first, last + 1)
+        return range(self.segments.index_of(start), self.segments.index_of(stop - 1) + 1)
 
     def _following(self, j: int) -> int:
         return self.segments[j + 1].context if j + 1 < len(self.segments) else 0
@@ -243,31 +253,64 @@ class DCVSRSession(RenderSession):
             return False
         return (self._last_carry is not None and self._last_carry[0] == key) or self.cache.has(key, CARRY)
 
-    def _schedule(self, start: int, stop: int) -> tuple[set[int], list[int]]:
-        """(segments whose source frames are read, segments rendered, in order) for a request.
-        Segments not hashed yet are read to hash them, and assumed to miss the cache."""
-        reads: set[int] = set()
+    def _schedule(self, start: int, stop: int, cancelled: CancelledFn = lambda: False,
+                  bounds_only: bool = False) -> tuple[range, list[int]]:
+        """(the segments whose source frames are read, as the range from the first to the last; the
+        segments rendered, in order) for a request. Segments not hashed yet are read to hash them, and
+        assumed to miss the cache. Each segment is looked at once; with `bounds_only` (PLAN), the
+        unhashed rest of a chain is taken in one step (keys are known for a prefix of each chain, so
+        all of it is read and rendered): the cost is then the hashed segments plus the chains."""
+        lo, hi = len(self.segments), -1
+
+        def read(first: int, last: int) -> None:
+            nonlocal lo, hi
+            lo, hi = min(lo, first), max(hi, last)
+
         renders: list[int] = []
         done: set[int] = set()  # rendered earlier in this request: output and carry in memory
-        for t in self._targets(start, stop):
-            reads.update(j for j in range(self._chain_start[t], t + 1) if j not in self._keys)
+        hashed_to = -1  # segments up to here were looked at for hashing
+        targets = self._targets(start, stop)
+        t = targets.start
+        while t < targets.stop:
+            if cancelled():  # the asker is gone: what was found so far is not used
+                break
+            j, hashed_to = max(self.segments.chain_start(t), hashed_to + 1), t
+            while j <= t and j in self._keys:  # keys are known for a prefix of the chain: the rest is read
+                j += 1
+            if j <= t:
+                read(j, t)
             if t in done or self._output_known(t):
+                t += 1
                 continue
-            chain = [t]  # back to a carried state we have, or the chain start
-            while self.segments[chain[-1]].context and chain[-1] - 1 not in done \
-                    and not self._carry_known(chain[-1]):
-                chain.append(chain[-1] - 1)
-            for j in reversed(chain):
-                renders.append(j)
-                done.add(j)
-            reads.update(chain)
-        return reads, renders
+            if bounds_only and t not in self._keys:
+                # From the chain's first unhashed segment on no carried state is known: all of it to the
+                # range's (or the chain's) end is rendered, and what renders it starts further back.
+                h = self.segments.chain_start(t)
+                while h in self._keys:
+                    h += 1
+                last = min(self.segments.chain_end(t), targets.stop - 1)
+                read(self._render_from(h, done), last)
+                hashed_to = t = last
+            else:
+                first = self._render_from(t, done)
+                renders += range(first, t + 1)
+                done.update(range(first, t + 1))
+                read(first, t)
+            t += 1
+        return range(lo, hi + 1), renders
 
-    def sources_needed(self, start: int, stop: int) -> range:
-        reads, _ = self._schedule(start, stop)
+    def _render_from(self, j: int, done: set[int]) -> int:
+        """The segment rendering j starts from: back to a carried state we have, or the chain start."""
+        while self.segments[j].context and j - 1 not in done and not self._carry_known(j):
+            j -= 1
+        return j
+
+    def sources_needed(self, start: int, stop: int, cancelled: CancelledFn = lambda: False) -> range:
+        """Bounded by the segments of the range and their chains; stops early when cancelled() says so."""
+        reads, _ = self._schedule(start, stop, cancelled, bounds_only=True)
         if not reads:
             return range(0)
-        return range(self.segments[min(reads)].start, self.segments[max(reads)].stop)
+        return range(self.segments[reads.start].start, self.segments[reads.stop - 1].stop)
 
     def _passes(self, j: int) -> int:
         return self.sampler.plan.segment_passes(self.segments[j], self._tiles)
@@ -277,12 +320,13 @@ class DCVSRSession(RenderSession):
                cancelled: CancelledFn) -> Iterator[tuple[int, np.ndarray]]:
         targets = self._targets(start, stop)
         held = self._hash(targets, sources)
-        _, planned = self._schedule(start, stop)
-        total = sum(self._passes(j) for j in planned)
+        _, order = self._schedule(start, stop)
+        planned = set(order)
+        total = sum(self._passes(j) for j in order)
         done = [0]
         progress(0, total)
-        log.info("frames %d..%d of %s: segments %s, rendering %s (%d passes)", start, stop - 1,
-                 self.spec.clip[:40], list(targets), planned, total)
+        log.info("frames %d..%d of %s: segments %d..%d, rendering %d of them (%d passes)", start, stop - 1,
+                 self.spec.clip[:40], targets.start, targets.stop - 1, len(order), total)
         for t in targets:
             if cancelled():
                 return
@@ -323,8 +367,10 @@ class DCVSRSession(RenderSession):
         """Make the keys of every target's chain up to the target known; returns the source frames
         read on the way, the latest ones within HELD_SOURCE_BYTES (they are likely rendered next)."""
         held: dict[int, np.ndarray] = {}
+        hashed_to = -1
         for t in targets:
-            for j in range(self._chain_start[t], t + 1):
+            first, hashed_to = max(self.segments.chain_start(t), hashed_to + 1), t
+            for j in range(first, t + 1):
                 if j in self._keys:
                     continue
                 frames = self._read(j, sources)
@@ -390,10 +436,10 @@ class DCVSRSession(RenderSession):
                 raise _Cancelled
 
         try:
-            out, new_carry = self.sampler.render_segment(seg, lr, self.geo, carry, self._following(j), step)
+            frames, new_carry = self.sampler.render_segment(seg, lr, self.geo, carry, self._following(j),
+                                                            step, self._to_clip_dtype)
         finally:
             self.stats.passes += self.sampler.passes - before
-        frames = to_clip_dtype(out, self.dtype)
         self.stats.segments_rendered += 1
         self._last_output = (key, frames)
         self.cache.put_frames(key, frames)
@@ -401,6 +447,9 @@ class DCVSRSession(RenderSession):
             self._last_carry = (key, new_carry)
             self.cache.put_carry(key, new_carry)
         return new_carry
+
+    def _to_clip_dtype(self, frames: np.ndarray) -> np.ndarray:
+        return to_clip_dtype(frames, self.dtype)
 
     def close(self) -> None:
         self._last_output = self._last_carry = None

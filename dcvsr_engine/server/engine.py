@@ -19,10 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dcvsr_protocol import Code, Kind, Message, PixelFormat
-from dcvsr_protocol.paths import read_token
+from dcvsr_protocol import Code, Kind, Message, PixelFormat, endpoint
+from dcvsr_protocol.paths import check_private, read_token, write_private
 
 from .. import __version__
+from . import limits
 from .arena import Arena
 from .baton import Baton
 from .cleanup import SegmentNames, remove_stale
@@ -50,7 +51,7 @@ class Engine:
         self._factory = renderer_factory
         self.prefetch = max(1, prefetch)
         self.source_timeout = source_timeout
-        self.max_connections = max_connections
+        self.max_connections = int(os.environ.get("DCVSR_MAX_CONNECTIONS", max_connections))
         self.max_sessions = max_sessions
         self.max_session_bytes = max_session_bytes or int(os.environ.get("DCVSR_MAX_SESSION_BYTES", 1 << 34))
         self.baton = Baton()
@@ -66,6 +67,7 @@ class Engine:
         self._stop = threading.Event()
         self._lock_fd: int | None = None
         self.listener: socket.socket | None = None
+        self.tcp_listener: socket.socket | None = None
         self.names: SegmentNames | None = None
 
     @property
@@ -75,7 +77,8 @@ class Engine:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        fd = os.open(self.directory / "engine.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        check_private(self.directory)  # as a client checks it: owner, mode 0700, not a link
+        fd = os.open(self.directory / "engine.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -88,6 +91,7 @@ class Engine:
         self.names = SegmentNames(self.directory)
         self.token = read_token(self.directory, create=True)
         self.socket_file.unlink(missing_ok=True)  # a dead engine's: we hold the lock
+        (self.directory / endpoint.PORT_NAME).unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o177)  # the socket file is created 0600
         try:
@@ -97,7 +101,14 @@ class Engine:
         listener.listen(64)
         listener.settimeout(0.2)  # so the accept loop notices a stop request
         self.listener = listener
-        (self.directory / "engine.pid").write_text(f"{os.getpid()}\n")
+        if endpoint.transport(self.directory) == "tcp":
+            # Loopback TCP as well (what Windows hosts use; selectable here so it is tested here).
+            self.tcp_listener = endpoint.tcp_listener()
+            self.tcp_listener.settimeout(0.2)
+            threading.Thread(target=self._accept_loop, args=(self.tcp_listener,), name="dcvsr-tcp-accept",
+                             daemon=True).start()
+            endpoint.write_port(self.directory, self.tcp_listener.getsockname()[1])
+        write_private(self.directory / "engine.pid", f"{os.getpid()}\n")
         threading.Thread(target=self._make_renderer, name="dcvsr-renderer-init", daemon=True).start()
         log.info("dcvsr engine %s (pid %d) listening on %s", __version__, os.getpid(), self.socket_file)
 
@@ -114,33 +125,48 @@ class Engine:
     def serve_forever(self) -> None:
         assert self.listener is not None
         try:
-            while not self._stop.is_set():
-                try:
-                    sock, _addr = self.listener.accept()
-                except TimeoutError:
-                    continue
-                except OSError:
-                    if self._stop.is_set():
-                        break
-                    log.exception("accept failed")
-                    time.sleep(0.1)
-                    continue
-                self._accept(sock)
+            self._accept_loop(self.listener)
         finally:
             self.shutdown()
 
+    def _accept_loop(self, listener: socket.socket) -> None:
+        while not self._stop.is_set():
+            try:
+                sock, _addr = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    break
+                log.exception("accept failed")
+                time.sleep(0.1)
+                continue
+            self._accept(sock)
+
     def _accept(self, sock: socket.socket) -> None:
+        victim = None
         with self.lock:
             full = len(self.connections) >= self.max_connections
+            if full:  # make room: close the connection idle the longest (not yet greeted ones first)
+                idle = [c for c in self.connections if c.idle]
+                victim = min(idle, key=lambda c: (c.authed, c.last_active), default=None)
+                full = victim is None
             conn = None if full else Connection(self, sock, next(self._ids))
             if conn is not None:
                 self.connections.add(conn)
+        if victim is not None:
+            log.info("connection limit (%d) reached: closing idle connection %d", self.max_connections,
+                     victim.id)
+            reason = (f"closed to make room for a new connection: the engine's limit of "
+                      f"{self.max_connections} connections was reached and this one was idle the longest")
+            threading.Thread(target=victim.evict, args=(reason,), name="dcvsr-evict", daemon=True).start()
         if conn is None:
             try:
                 sock.settimeout(1.0)
                 from dcvsr_protocol import encode
                 sock.sendall(encode(Message(Kind.ERROR, 0, {"code": int(Code.LIMIT),
-                                                            "message": "too many connections"})))
+                                                            "message": f"connection limit: all "
+                                                            f"{self.max_connections} connections are busy"})))
             except OSError:
                 pass
             sock.close()
@@ -156,6 +182,12 @@ class Engine:
             self.listener.close()
             self.listener = None
             self.socket_file.unlink(missing_ok=True)
+        if self.tcp_listener is not None:
+            port = self.tcp_listener.getsockname()[1]
+            self.tcp_listener.close()
+            self.tcp_listener = None
+            if endpoint.read_port(self.directory) == port:
+                (self.directory / endpoint.PORT_NAME).unlink(missing_ok=True)
         with self.lock:
             connections = list(self.connections)
         for conn in connections:
@@ -180,7 +212,11 @@ class Engine:
         stats = {}
         if self.renderer is not None:
             renderer = self.renderer.name
-            stats = self.renderer.stats()
+            try:
+                stats = self.renderer.stats()
+            except Exception as e:  # e.g. an unreadable cache folder: STATUS still answers
+                log.warning("renderer figures unavailable: %s", e)
+                stats = {"error": f"{type(e).__name__}: {e}"}
         else:
             renderer = f"failed: {self.renderer_error}" if self.renderer_error else "starting"
         uptime = round(time.monotonic() - self.started, 3)
@@ -216,6 +252,7 @@ class Engine:
             with self.baton.turn():
                 rsession = self.renderer.open(spec)
             out_w, out_h = (int(v) for v in rsession.out_size)
+            limits.check_output(out_w, out_h)
             if not (1 <= out_w <= 1 << 17 and 1 <= out_h <= 1 << 17):
                 raise RequestError(Code.BAD_SETTINGS, f"output size {out_w}x{out_h} out of range")
             out_fmt = src_fmt.scaled(out_w, out_h)
@@ -238,6 +275,6 @@ class Engine:
             raise RequestError(Code.LIMIT, f"the session needs {size / 2**30:.1f} GiB of slots, more than "
                                            f"the limit of {self.max_session_bytes / 2**30:.1f} GiB")
         try:
-            return Arena(self.names.new(), out_fmt, src_fmt, n_out, n_src, spec.colour)
+            return Arena(self.names.new, out_fmt, src_fmt, n_out, n_src, spec.colour)
         except MemoryError as e:
             raise RequestError(Code.LIMIT, str(e)) from None

@@ -59,7 +59,7 @@ class NoOpSession(RenderSession):
         self.source_window = 2 * radius + 1
         self._bounds = [0, *spec.cuts, spec.frames]
 
-    def sources_needed(self, start: int, stop: int) -> range:
+    def sources_needed(self, start: int, stop: int, cancelled: CancelledFn = lambda: False) -> range:
         return range(max(0, start - self.radius), min(self.spec.frames, stop + self.radius))
 
     def _window(self, i: int) -> range:

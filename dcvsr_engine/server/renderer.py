@@ -59,8 +59,10 @@ class RenderSession(ABC):
     source_window: int = 1  # the most source frames render() holds at once (sizes the source slots)
 
     @abstractmethod
-    def sources_needed(self, start: int, stop: int) -> range:
-        """The source frames a request for output frames start..stop-1 reads (a pure function)."""
+    def sources_needed(self, start: int, stop: int, cancelled: CancelledFn = lambda: False) -> range:
+        """The source frames a request for output frames start..stop-1 reads (a pure function). Called
+        for PLAN outside the renderer's turn, while the session may be rendering; a long computation
+        checks cancelled() and may stop early (the answer is then dropped)."""
 
     @abstractmethod
     def render(self, start: int, stop: int, sources: SourceFn, progress: ProgressFn,

@@ -122,9 +122,10 @@ class ServerSession:
             self.out_free.append(slot)
             self.cond.notify_all()
 
-    def plan(self, start: int, stop: int) -> range:
-        """The source frames rendering start..stop-1 reads (what a PLAN request answers)."""
-        return self._rsession.sources_needed(start, stop)
+    def plan(self, start: int, stop: int, cancelled: Callable[[], bool] = lambda: False) -> range:
+        """The source frames rendering start..stop-1 reads (what a PLAN request answers); the renderer
+        may stop early once cancelled() says the asker is gone."""
+        return self._rsession.sources_needed(start, stop, cancelled)
 
     def deliver(self, frame: int, seq: int, slot: int | None, data: memoryview | None) -> None:
         arena = self.arena
@@ -239,22 +240,23 @@ class ServerSession:
             if frame.shape != want:
                 raise ValueError(f"renderer yielded a frame of shape {frame.shape}, expected {want}")
         seq = self._next_seq()
-        if self.arena is None:  # inline: the bytes go out in the message (sent before we go on)
+        if not callable(frame) and fmt.layout == "interleaved" and frame.dtype == fmt.np_dtype \
+                and frame.flags.c_contiguous:
+            data = frame  # already the bytes that go out
+        else:
             data = np.empty(fmt.shape, fmt.np_dtype)
             self._write(data.transpose(1, 2, 0) if fmt.layout == "planar" else data, frame)
+        if self.arena is None:  # inline: the bytes go out in the message (sent before we go on)
             fields = {"session": self.id, "frame": index, "seq": seq, "data": memoryview(data).cast("B")}
             self._post(Message(Kind.FRAME_READY, request.rid, fields), wait=True)
             return
         slot = self._take_out_slot(request)
-        view = self.arena.view(slot)
         try:
-            self._write(view.transpose(1, 2, 0) if fmt.layout == "planar" else view, frame)
+            self.arena.write(slot, data, seq, index)  # through the descriptor (arena.py)
         except BaseException:
             with self.cond:
                 self.out_free.append(slot)
             raise
-        del view
-        self.arena.stamp(slot, seq, index)
         with self.cond:
             self.out_held[slot] = seq
         self._reply(Message(Kind.FRAME_READY, request.rid, {"session": self.id, "frame": index, "seq": seq,
@@ -262,7 +264,7 @@ class ServerSession:
 
     @staticmethod
     def _write(target: np.ndarray, frame: Any) -> None:
-        """The one copy on this side: the renderer's frame into the output buffer (H, W, C view)."""
+        """The renderer's frame into the output buffer (H, W, C view), when it is not that already."""
         if callable(frame):
             frame(target)
             return

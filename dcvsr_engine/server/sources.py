@@ -3,8 +3,9 @@
 The pool has `window + prefetch` slots. The renderer's `source_window` most
 recently used frames are never evicted (the renderer may still hold them); the
 other slots are filled, ahead of the renderer, with the next frames its
-request needs, so the client's copy overlaps the renderer's work. The frames
-the renderer reads are read-only views of the slots: no copy on this side.
+request needs, so the client's copy overlaps the renderer's work. A delivered
+frame is read out of its slot through the segment's descriptor into the
+engine's memory (arena.py says why) and handed to the renderer read-only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from dcvsr_protocol import Code, PixelFormat, SlotError
+from dcvsr_protocol.transport.shm import SegmentResized
 
 from .renderer import RequestAborted
 
@@ -135,7 +137,10 @@ class SourcePool:
         return victim.slot
 
     def _ask(self, frame: int, slot: int) -> Entry:
-        generation = self.arena.header(slot).generation if self.arena is not None else 0
+        try:
+            generation = self.arena.header(slot).generation if self.arena is not None else 0
+        except SegmentResized:
+            generation = -1  # no hand-over into this slot can be accepted: the delivery fails
         entry = Entry(frame=frame, slot=slot, seq=self.next_seq(), generation=generation)
         self.entries[frame] = entry
         self.by_seq[entry.seq] = entry
@@ -194,14 +199,16 @@ class SourcePool:
         else:
             if slot != entry.slot:
                 raise SlotError(f"slot {slot} named, slot {entry.slot} was asked")
-            header = self.arena.header(slot)
+            try:
+                header, array = self.arena.read(slot)  # a copy: the client cannot change it under us
+            except SegmentResized as e:
+                raise SlotError(str(e)) from None
             if header.sequence != entry.seq or header.frame != frame:
                 raise SlotError(f"slot header has seq {header.sequence} frame {header.frame}")
             if header.generation != (entry.generation + 1) & 0xFFFFFFFF:
                 raise SlotError("slot generation did not advance by one")
             if header.format() != fmt:
                 raise SlotError("slot header format was changed")
-            array = self.arena.view(slot)
         array.flags.writeable = False
         return array.transpose(1, 2, 0) if fmt.layout == "planar" else array
 

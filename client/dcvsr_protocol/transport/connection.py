@@ -38,6 +38,10 @@ def read_raw(sock: socket.socket, max_payload: int) -> tuple[Header, memoryview]
 
 def _sendmsg_all(sock: socket.socket, parts: list) -> None:
     views = [memoryview(p).cast("B") for p in parts]
+    if not hasattr(sock, "sendmsg"):  # Windows: one send per part
+        for view in views:
+            sock.sendall(view)
+        return
     while views:
         sent = sock.sendmsg(views[:64])
         while sent:

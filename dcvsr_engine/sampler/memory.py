@@ -1,0 +1,172 @@
+"""What rendering a clip's segments costs in memory, estimated before any of it is spent.
+
+The engine compares this with the memory it is allowed (server/limits.py) and refuses a session
+that would not fit, instead of being killed halfway through a segment. The figures are the large
+buffers the sampler holds at its peak, each sized by one segment (never by the clip), with a
+margin for what the estimate leaves out; bench/bench_memory.py prints them next to the peak
+memory measured.
+
+- latents: the segment's noisy latent, its condition and the denoised accumulator (float32), the
+  carried context frames included (the initial noise becomes the latent in place, and the Euler
+  step works in place);
+- condition: one chunk of output-sized float32 frames (bicubic, mirrored, restored), plus the
+  VAE encoder's activations over that chunk;
+- decode: the VAE decoder's activations over one decode chunk (space-to-depth decodes in place);
+- output: the segment's frames in the clip's dtype (kept as the session's last output);
+- sap: the whole-frame tokens SAP gathers per window and attention layer (recorded for the next
+  step, and this step's with their keys and values);
+- unet: one tile pass's activations.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from dataclasses import dataclass, replace
+
+from dcvsr_protocol.errors import DCVSRError
+
+from ..sizes import parse_size
+from .conditioning import CONDITION_CHUNK, Geometry
+from .segments import context_frames
+from .tiles import axis_starts
+
+MARGIN = 1.1  # what the figures leave out (allocator slack, small tensors)
+ENCODE_BYTES_PER_CHANNEL = 5 * 4   # live float32 activations per encoder channel and pixel (measured)
+DECODE_BYTES_PER_CHANNEL = 10 * 4  # the temporal decoder keeps more alive (measured)
+UNET_BYTES_PER_CHANNEL = 24 * 4    # per latent position, at the UNet's widest level
+
+
+@dataclass(frozen=True)
+class MemoryNeed:
+    """Bytes by part; `total` includes the margin."""
+
+    latents: int
+    condition: int
+    decode: int
+    output: int
+    sap: int
+    unet: int
+
+    @property
+    def total(self) -> int:
+        """The latents and the output live through the segment; conditioning, the denoising loop (SAP's
+        tokens and a tile pass) and decoding come one after another, so only the largest counts."""
+        phases = max(self.condition, self.decode, self.sap + self.unet)
+        return int((self.latents + self.output + phases) * MARGIN)
+
+    def describe(self) -> str:
+        gib = 2 ** 30
+        parts = ", ".join(f"{name} {value / gib:.2f}" for name, value in (
+            ("latents", self.latents), ("condition", self.condition), ("decode", self.decode),
+            ("output", self.output), ("SAP", self.sap), ("UNet", self.unet)))
+        return f"{self.total / gib:.2f} GiB ({parts})"
+
+
+def _attention_levels(unet_config) -> list[tuple[int, int]]:
+    """(downsampling factor, channels) of each spatial self-attention layer of an SVD-shaped UNet."""
+    layers = []
+    per_block = unet_config.layers_per_block
+    per_block = per_block if isinstance(per_block, int) else per_block[0]
+    depth = unet_config.transformer_layers_per_block
+    depth = depth if isinstance(depth, int) else depth[0]
+    for level, (kind, channels) in enumerate(zip(unet_config.down_block_types, unet_config.block_out_channels,
+                                                 strict=True)):
+        if kind.startswith("CrossAttn"):
+            # down: per_block attentions; up (mirrored): per_block + 1
+            layers += [(2 ** level, channels)] * ((2 * per_block + 1) * depth)
+    return layers
+
+
+def segment_memory(model, settings, geo: Geometry, clip_itemsize: int = 1) -> MemoryNeed:
+    """The memory one segment of this clip needs at its peak (see the module's docstring)."""
+    s = settings
+    h, w = geo.latent_hw
+    pixels = geo.pad_h * geo.pad_w
+    frames = s.segment_frames + (context_frames(s) if s.tap else 0)
+    latent = model.latent.channels * h * w * 4
+    vae = getattr(model.latent, "vae", None)
+    chunk = min(getattr(model.latent, "encode_chunk", CONDITION_CHUNK), s.segment_frames)
+    condition = chunk * pixels * 3 * 4 * 3
+    decode_chunk = min(s.decode_chunk, s.segment_frames)
+    if vae is not None:
+        channels = list(vae.config.block_out_channels)
+        condition += chunk * pixels * channels[0] * ENCODE_BYTES_PER_CHANNEL
+        decode = decode_chunk * pixels * channels[0] * DECODE_BYTES_PER_CHANNEL
+    else:
+        decode = decode_chunk * pixels * 3 * 4 * 4
+    branches = 2 if s.guidance > 0 else 1
+    window = min(s.tile_frames, frames)
+    windows = len(axis_starts(frames, window, s.frame_overlap))
+    sap = 0
+    if s.sap:
+        stride = s.sap_stride
+        per_window = sum(branches * window * (h // f // stride + 1) * (w // f // stride + 1) * ch * 4
+                         for f, ch in _attention_levels(model.unet.config))
+        # the hidden states recorded for the next step (every window), and this step's: a window's
+        # hidden states until it is done, with their keys and values
+        sap = (2 * windows + 2) * per_window
+    tile = min(s.tile_size, h) * min(s.tile_size, w)
+    unet = branches * window * tile * max(model.unet.config.block_out_channels) * UNET_BYTES_PER_CHANNEL
+    output = s.segment_frames * geo.out_h * geo.out_w * 3 * clip_itemsize
+    return MemoryNeed(latents=3 * frames * latent, condition=condition, decode=decode, output=output, sap=sap,
+                      unet=unet)
+
+
+class MemoryLimitError(DCVSRError):
+    """A clip would need more memory than the engine (or the dcvsr command) is allowed to use."""
+
+
+def machine_memory() -> int:
+    """The memory this process may use at most: physical memory, capped by a cgroup's limit and by
+    RLIMIT_AS where set."""
+    limits = [os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")]
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            limits.append(int(text))
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        limits.append(soft)
+    return min(limits)
+
+
+def allowance() -> int:
+    """The memory allowance: DCVSR_MEMORY ('12G', ...) if set, else 80% of machine_memory()."""
+    text = os.environ.get("DCVSR_MEMORY")
+    if text:
+        try:
+            return parse_size(text)
+        except ValueError:
+            raise MemoryLimitError(f"DCVSR_MEMORY={text!r} is not a size (e.g. 12G)") from None
+    return int(machine_memory() * 0.8)
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux), else its peak so far."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def check_fits(model, settings, geo: Geometry, available: int, clip_itemsize: int = 1) -> MemoryNeed:
+    """The segment's need, or a MemoryLimitError that names the limit and the segment length that fits."""
+    need = segment_memory(model, settings, geo, clip_itemsize)
+    if need.total <= available:
+        return need
+    fits = [n for n in (32, 24, 16, 12, 8, 6, 4, 2, 1) if n < settings.segment_frames
+            and segment_memory(model, replace(settings, segment_frames=n), geo, clip_itemsize).total
+            <= available]
+    hint = (f"segment_frames={fits[0]} fits" if fits
+            else "no segment length fits: lower the scale or the frame size")
+    gib = 2 ** 30
+    raise MemoryLimitError(
+        f"memory limit: {geo.in_w}x{geo.in_h} -> {geo.out_w}x{geo.out_h} with segments of "
+        f"{settings.segment_frames} frames needs about {need.total / gib:.1f} GiB, more than the "
+        f"{available / gib:.1f} GiB allowed (DCVSR_MEMORY, or dcvsr serve --memory); {hint}")
