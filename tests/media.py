@@ -80,7 +80,7 @@ def write_av_file(
                 packet.stream = sub
                 packet.time_base = Fraction(1, 1000)
                 packet.pts = packet.dts = second * 1000
-                packet.duration = 500
+                packet.duration = min(500, int(duration * 1000) - second * 1000)  # within the video
                 out.mux(packet)
     return path
 
