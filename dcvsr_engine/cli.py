@@ -227,8 +227,12 @@ def _render_all(jobs: list, sampler, request, args: argparse.Namespace) -> None:
 def _check_truncation(job, args: argparse.Namespace) -> None:
     from .io.input_checks import truncation
 
-    clip = job.clip
-    damage = truncation(job.source, clip.num_frames, clip.fps) if clip.kind == "video" else None
+    clip, info = job.clip, job.info
+    # The check compares the header's duration with frames at the nominal rate, which misreads a
+    # video that starts after zero or has a variable rate: those are left to the decoder.
+    stamps = info.pts if info is not None else None
+    regular = stamps is not None and stamps[0] == 0 and len(set(stamps[1:] - stamps[:-1])) <= 1
+    damage = truncation(job.source, clip.num_frames, clip.fps) if clip.kind == "video" and regular else None
     if damage and not args.allow_truncated:
         raise InputError(f"{damage}; --allow-truncated upscales the frames it holds")
     if damage:
