@@ -231,7 +231,8 @@ def _check_truncation(job, args: argparse.Namespace) -> None:
     # The check compares the header's duration with frames at the nominal rate, which misreads a
     # video that starts after zero or has a variable rate: those are left to the decoder.
     stamps = info.pts if info is not None else None
-    regular = stamps is not None and stamps[0] == 0 and len(set(stamps[1:] - stamps[:-1])) <= 1
+    steps = stamps[1:] - stamps[:-1] if stamps is not None else None
+    regular = stamps is not None and stamps[0] == 0 and (len(steps) == 0 or steps.max() - steps.min() <= 1)
     damage = truncation(job.source, clip.num_frames, clip.fps) if clip.kind == "video" and regular else None
     if damage and not args.allow_truncated:
         raise InputError(f"{damage}; --allow-truncated upscales the frames it holds")
