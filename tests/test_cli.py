@@ -160,7 +160,7 @@ def test_video_to_mp4(batch):
     assert (clip.kind, clip.num_frames, clip.width, clip.height) == ("video", 5, 40, 32)
     assert leftovers(out.parent) == []
     # The progress bar counts frames and reaches the end; the summary names the output.
-    assert "5.0/5 frames" in result.stderr, result.stderr
+    assert "5/5 frames" in result.stderr, result.stderr
     assert f"wrote {out} (5 frames" in result.stderr
 
 
@@ -252,8 +252,8 @@ def _default_sigint() -> None:
 
 def test_interrupt_leaves_nothing(tiny_model_dir, tmp_path):
     """SIGINT (video output), SIGTERM (image folder output) and SIGHUP (a closed terminal) mid-run,
-    once the partial output exists: a prompt exit with the CLI's status, no output and no temporary
-    files."""
+    once the job has begun: a prompt exit with the CLI's status, no output, nothing but the job's
+    journal."""
     video = write_video(tmp_path / "long.mkv", frames(96, 24, 24))
     env = cli_env(tmp_path / "no_models")
     runs = {}
@@ -290,7 +290,10 @@ def test_interrupt_leaves_nothing(tiny_model_dir, tmp_path):
             assert "wrote" not in stderr
             if sig == signal.SIGINT:
                 assert "interrupted; no output was written" in stderr
-            assert list(folder.iterdir()) == [], f"{sig.name}: left {list(folder.iterdir())}"
+            # Only the job's journal stays, so that the same command continues (tests/test_job_resume.py).
+            left = [p.name for p in folder.iterdir()]
+            assert len(left) == 1 and left[0].endswith(".dcvsr-job"), f"{sig.name}: left {left}"
+            assert (folder / left[0] / "journal.json").is_file()
     finally:
         for proc, _, log in runs.values():
             if proc.poll() is None:
