@@ -8,12 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import DCVSRError, InputError
+from . import scenes
+from .colour import cli as colour_cli
+from .errors import DCVSRError
 from .model.layout import NANO
 from .model.quality import model_for, quality_defaults
 from .settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
-
-HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--threads", type=int, help="torch CPU threads (part of what makes output bit-identical)")
     up.add_argument("--codec", help="video codec of the output (default: by extension, e.g. libx264)")
     up.add_argument("--quiet", action="store_true", help="no progress bar")
+    colour_cli.add_arguments(up)
+    scenes.add_arguments(up)
     add_arguments(up)
     up.set_defaults(func=run_upscale)
 
@@ -97,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_parsers(sub)
     add_train_parser(sub)
+    colour_cli.add_parser(sub)
     return parser
 
 
@@ -106,9 +109,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     # Output and input are checked before torch is imported (seconds), so these mistakes fail at once.
     check_output(args.output, args.overwrite)
     clip = open_clip(args.input)
-    if clip.colour.transfer in HDR_TRANSFERS:
-        hdr = HDR_TRANSFERS[clip.colour.transfer]
-        raise InputError(f"{args.input}: {hdr} (HDR) input is not supported yet")
+    colour = colour_cli.from_args(clip, args)
 
     import torch
 
@@ -131,17 +132,22 @@ def run_upscale(args: argparse.Namespace) -> int:
     dtype = str(model.dtype).removeprefix("torch.")
     print(f"dcvsr: {clip.width}x{clip.height} -> {geo.out_w}x{geo.out_h}, {clip.num_frames} frames, "
           f"model {model.path} on {model.device} ({dtype})", file=sys.stderr)
+    for line in colour.describe():
+        print(f"dcvsr: {line}", file=sys.stderr)
+    cuts = scenes.from_args(clip, args)
+    print(f"dcvsr: {cuts.describe(clip)}", file=sys.stderr)
 
     bar = _progress_bar(clip.num_frames, args.quiet)
     started = time.monotonic()
-    colour = clip.colour if clip.kind == "video" else None
-    with open_writer(args.output, geo.out_w, geo.out_h, clip.fps, colour, args.overwrite,
+    tags = colour.tagged(clip.colour) if clip.kind == "video" else None
+    with open_writer(args.output, geo.out_w, geo.out_h, clip.fps, tags, args.overwrite,
                      codec=args.codec) as writer:
         def progress(segment, done, total):
             bar.update(segment.start + segment.frames * done / total - bar.n)
 
-        for frame in sampler.upscale(clip.frames(), clip.num_frames, progress=progress):
-            writer.write(frame)
+        frames = map(colour.to_model, clip.frames())
+        for frame in sampler.upscale(frames, clip.num_frames, cuts.cuts, progress=progress):
+            writer.write(colour.from_model(frame))
     bar.close()
     elapsed = time.monotonic() - started
     print(f"dcvsr: wrote {args.output} ({clip.num_frames} frames in {elapsed:.1f} s, "

@@ -10,10 +10,12 @@ so those frames pass bit-exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 import PyOpenColorIO as ocio
@@ -26,6 +28,7 @@ from .spaces import PRIMARIES_UNSPECIFIED, TRANSFER_UNSPECIFIED, model_space, sp
 _SPLIT_ROWS = 64  # frames taller than this are converted in row strips on several threads
 
 _EXTENDED = ("hdr-video", "scene-linear", "log")  # encodings with values beyond SDR white
+T = TypeVar("T")
 
 
 def resolve_space(name: str, what: str) -> str:
@@ -97,6 +100,13 @@ class ModelColour:
     def from_model(self, frame: np.ndarray) -> np.ndarray:
         """The model's output -> float32 R'G'B' in the output's space."""
         return _apply(self._back, frame)
+
+    def tagged(self, tags: T) -> T:
+        """The input's colour tags (a dataclass with transfer and primaries) as the output gets them."""
+        if self.output_tags is None:
+            return tags
+        transfer, primaries = self.output_tags
+        return dataclasses.replace(tags, transfer=transfer, primaries=primaries)
 
     def describe(self) -> list[str]:
         """Log lines: the spaces, the mapping and the assumptions."""

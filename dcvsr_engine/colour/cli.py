@@ -1,0 +1,37 @@
+"""The colour flags of `dcvsr upscale`, and `dcvsr colourspaces`."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..io.clip import Clip
+from .config import CONFIG, config
+from .model_space import ModelColour
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(f"colour (OpenColorIO, {CONFIG}; `dcvsr colourspaces` lists "
+                                      "the spaces)")
+    group.add_argument("--input-colorspace", metavar="NAME",
+                       help="the input's colour space, replacing its tags (default: from the tags)")
+    group.add_argument("--output-colorspace", metavar="NAME",
+                       help="convert the output into this colour space (default: the input's)")
+
+
+def from_args(clip: Clip, args: argparse.Namespace) -> ModelColour:
+    c = clip.colour
+    return ModelColour.for_clip(c.transfer, c.primaries, clip.width, clip.height,
+                                args.input_colorspace, args.output_colorspace)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    listing = sub.add_parser("colourspaces", help="list the colour spaces --input/--output-colorspace take")
+    listing.set_defaults(func=run_list)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    print(f"# {CONFIG}: name, encoding, aliases")
+    for space in config().getColorSpaces():
+        aliases = ", ".join(space.getAliases())
+        print(f"{space.getName()}\t{space.getEncoding()}\t{aliases}")
+    return 0
