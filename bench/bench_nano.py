@@ -29,11 +29,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "client")]
 
+from dcvsr_protocol.settings import Settings  # noqa: E402
+
 from dcvsr_engine.model import load_model  # noqa: E402
 from dcvsr_engine.model.nano import nano_unet_config  # noqa: E402
 from dcvsr_engine.model.quality import quality_defaults  # noqa: E402
 from dcvsr_engine.sampler.pipeline import DCVSRSampler  # noqa: E402
-from dcvsr_engine.settings import Settings  # noqa: E402
 
 OUT_W, OUT_H = 960, 540
 

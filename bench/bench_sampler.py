@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from dcvsr_protocol.settings import Settings  # noqa: E402
 
 from dcvsr_engine.sampler.carry import CarriedState  # noqa: E402
 from dcvsr_engine.sampler.plan import Plan  # noqa: E402
-from dcvsr_engine.settings import Settings  # noqa: E402
 
 SVD_CHANNELS_AT_THE_FOUR_LAYERS = 320  # block_out_channels[0] of SVD's UNet
 FRAMES_1080P = 700                     # about 28 s at 25 fps

@@ -8,12 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-from . import scenes
+from dcvsr_protocol.errors import DCVSRError
+from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
+
 from .colour import cli as colour_cli
-from .errors import DCVSRError
+from .io import scenes
 from .model.layout import NANO
 from .model.quality import model_for, quality_defaults
-from .settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +110,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     # Output and input are checked before torch is imported (seconds), so these mistakes fail at once.
     check_output(args.output, args.overwrite)
     clip = open_clip(args.input)
-    colour = colour_cli.from_args(clip, args)
+    colour = colour_cli.from_args(clip.colour, clip.width, clip.height, args)
 
     import torch
 

@@ -37,7 +37,7 @@ def tiny_model(tiny_model_dir):
 
 @pytest.fixture
 def preset():
-    from dcvsr_engine.settings import Settings
+    from dcvsr_protocol.settings import Settings
 
     def make(**overrides):
         return Settings.for_model(None, **{**TEST_PRESET, **overrides})

@@ -6,9 +6,9 @@ import importlib.util
 
 import numpy as np
 import pytest
+from dcvsr_protocol.errors import InputError, SettingsError
 from PIL import Image
 
-from dcvsr_engine.errors import InputError, SettingsError
 from dcvsr_engine.evaluation import baselines as B
 from dcvsr_engine.evaluation import metrics as M
 from dcvsr_engine.evaluation import runner as R

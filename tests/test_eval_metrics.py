@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from dcvsr_protocol.settings import Settings
 
 from dcvsr_engine.evaluation import metrics as M
 from dcvsr_engine.sampler.plan import Plan
 from dcvsr_engine.sampler.tiles import SpatialGrid
-from dcvsr_engine.settings import Settings
 
 
 def smooth_pair(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dcvsr_protocol.errors import InputError, OutputError
 
-from dcvsr_engine.errors import InputError, OutputError
 from dcvsr_engine.io import check_output, open_clip, open_writer
 
 FRAME = np.full((16, 24, 3), 0.5, np.float32)

@@ -36,7 +36,7 @@ def test_10_bit_source_keeps_more_than_8_bit_precision(tmp_path):
     chroma = np.full((height // 2, width // 2), 512, np.uint16)
     write_planes(tmp_path / "ten.mkv", [luma, chroma, chroma], "yuv420p10le")
     clip = open_clip(tmp_path / "ten.mkv")
-    assert clip.num_frames == 2 and clip.colour.range == "limited"
+    assert clip.num_frames == 2 and not clip.colour.full_range
     frame = next(clip.frames())
     expected = (luma.astype(np.float64) - 64) / 876
     np.testing.assert_allclose(frame[..., 0], expected, atol=2e-6)

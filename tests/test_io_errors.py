@@ -4,9 +4,9 @@ import re
 
 import numpy as np
 import pytest
+from dcvsr_protocol.errors import InputError
 from PIL import Image
 
-from dcvsr_engine.errors import InputError
 from dcvsr_engine.io import open_clip, open_writer
 
 

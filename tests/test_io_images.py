@@ -5,9 +5,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import tifffile
+from dcvsr_protocol.errors import InputError
 from PIL import Image
 
-from dcvsr_engine.errors import InputError
 from dcvsr_engine.io import clip_from_frames, open_clip
 
 

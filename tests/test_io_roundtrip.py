@@ -40,7 +40,7 @@ def test_video_round_trip(tmp_path, name, size):
     clip = open_clip(tmp_path / name)
     assert (clip.num_frames, clip.height, clip.width) == (5, *size)
     assert clip.fps == Fraction(30000, 1001)
-    assert clip.kind == "video" and clip.colour.matrix == 1 and clip.colour.range == "limited"
+    assert clip.kind == "video" and clip.colour.matrix == 1 and not clip.colour.full_range
     decoded = list(clip.frames())
     assert len(decoded) == 5
     for got, want in zip(decoded, frames, strict=True):
@@ -117,9 +117,9 @@ def test_frames_streams_lazily(tmp_path):
 
 
 def test_writer_keeps_given_colour_tags(tmp_path):
-    from dcvsr_engine.io import Colour
+    from dcvsr_protocol.colour import FULL, ColourTags
 
-    sd = Colour(matrix=6, transfer=6, primaries=6, range="full")
+    sd = ColourTags(matrix=6, transfer=6, primaries=6, range=FULL)
     frames = moving_gradient(3, 17, 33)  # odd size: 4:4:4, and CRF 0 makes H.264 lossless
     write(tmp_path / "sd.mp4", frames, colour=sd, options={"crf": "0"})
     clip = open_clip(tmp_path / "sd.mp4")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from dcvsr_protocol.errors import ModelError
 
-from dcvsr_engine.errors import ModelError
 from dcvsr_engine.model.devices import pick_device, pick_dtype
 
 

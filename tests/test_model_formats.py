@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 import torch
+from dcvsr_protocol.errors import ModelError
 from safetensors.torch import load_file, save_file
 
-from dcvsr_engine.errors import ModelError
 from dcvsr_engine.model import load_model
 from dcvsr_engine.model.layout import find_weights
 

@@ -8,13 +8,13 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from dcvsr_protocol.errors import ModelError
+from dcvsr_protocol.settings import Settings
 
 from dcvsr_engine.cli import main
-from dcvsr_engine.errors import ModelError
 from dcvsr_engine.model import load_model, make_tiny
 from dcvsr_engine.model.latent import SpaceToDepthLatent, VAELatent
 from dcvsr_engine.sampler.pipeline import DCVSRSampler
-from dcvsr_engine.settings import Settings
 from tests.conftest import TEST_PRESET
 
 

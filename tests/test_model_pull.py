@@ -10,9 +10,9 @@ from pathlib import Path
 import huggingface_hub
 import pytest
 import torch
+from dcvsr_protocol.errors import ModelError
 from safetensors.torch import load_file, save_file
 
-from dcvsr_engine.errors import ModelError
 from dcvsr_engine.model import default_model, load_model, pull
 from dcvsr_engine.model.layout import UNET, VAE
 from dcvsr_engine.model.pull import DCVSR_REPO, PUBLISHED_DEFAULTS, _choose

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import platformdirs
 import pytest
+from dcvsr_protocol.errors import ModelError
 
-from dcvsr_engine.errors import ModelError
 from dcvsr_engine.model import default_model, layout, resolve_model_path
 from dcvsr_engine.model.layout import models_dir
 

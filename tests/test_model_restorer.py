@@ -9,8 +9,9 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from dcvsr_protocol.errors import ModelError, SettingsError
+from dcvsr_protocol.settings import Settings
 
-from dcvsr_engine.errors import ModelError, SettingsError
 from dcvsr_engine.model import load_model
 from dcvsr_engine.model.restorer import (
     BUCKETS,
@@ -25,7 +26,6 @@ from dcvsr_engine.model.restorer import (
 )
 from dcvsr_engine.sampler.conditioning import condition_frames, geometry, upscale_and_pad
 from dcvsr_engine.sampler.pipeline import DCVSRSampler
-from dcvsr_engine.settings import Settings
 from dcvsr_engine.training.degrade import CLEAN, DegradeConfig, degrade, draw_config
 from dcvsr_engine.training.restorer import MARGIN, NormalEquations
 

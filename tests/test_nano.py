@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dcvsr_protocol.errors import ModelError, SettingsError
 
 from dcvsr_engine.attention.layers import propagation_layers
-from dcvsr_engine.errors import ModelError, SettingsError
 from dcvsr_engine.model import default_model, layout, load_model, resolve_model_path
 from dcvsr_engine.model.nano import NANO_DEFAULTS, NANO_LATENT, NANO_PREVIEW, make_nano_base, nano_unet_config
 from dcvsr_engine.model.quality import GENERIC_PREVIEW, model_for, quality_defaults

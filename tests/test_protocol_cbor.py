@@ -7,7 +7,7 @@ import random
 import struct
 
 import pytest
-from dcvsr_client.protocol import cbor
+from dcvsr_protocol import cbor
 
 
 @pytest.mark.parametrize(("value", "hexbytes"), [

@@ -17,7 +17,7 @@ def _modules(imports: str, directory) -> list[str]:
 
 
 def test_client_imports_no_torch(tmp_path):
-    modules = _modules("dcvsr_client, dcvsr_client.protocol, dcvsr_client.session", tmp_path)
+    modules = _modules("dcvsr_client, dcvsr_protocol, dcvsr_client.session", tmp_path)
     assert "dcvsr_client.session" in modules
     assert [m for m in modules if m.split(".")[0] in ("torch", "dcvsr_engine", "diffusers")] == []
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from dcvsr_client.protocol import Code, Kind, Message, checks, decode, encode
-from dcvsr_client.protocol.framing import MAX_CONTROL_PAYLOAD
-from dcvsr_client.protocol.slot import SlotHeader
+from dcvsr_protocol import Code, Kind, Message, checks, decode, encode
+from dcvsr_protocol.framing import MAX_CONTROL_PAYLOAD
+from dcvsr_protocol.slot import SlotHeader
 
 VECTORS = Path(__file__).parent / "protocol_vectors"
 MESSAGE_VECTORS = sorted(p.stem for p in VECTORS.glob("*.bin")

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from dcvsr_protocol.errors import InputError
 
-from dcvsr_engine.errors import InputError
 from dcvsr_engine.sampler.carry import CarriedState
 from dcvsr_engine.sampler.conditioning import (
     image_embeddings,
@@ -43,7 +43,7 @@ def render(model, frames, **settings) -> np.ndarray:
 
 
 def _settings(**overrides):
-    from dcvsr_engine.settings import Settings
+    from dcvsr_protocol.settings import Settings
 
     return Settings.for_model(None, **{**TEST_PRESET, **overrides})
 
@@ -142,7 +142,7 @@ CHILD = textwrap.dedent("""
     from dcvsr_engine.model import load_model
     from dcvsr_engine.sampler.carry import CarriedState
     from dcvsr_engine.sampler.pipeline import DCVSRSampler
-    from dcvsr_engine.settings import Settings
+    from dcvsr_protocol.settings import Settings
     model = load_model({model!r}, device="cpu", dtype="fp32")
     sampler = DCVSRSampler(model, Settings.for_model(None, **{settings!r}))
     frames = np.load({frames!r})
@@ -222,7 +222,7 @@ def test_bad_input_is_named(tiny_model):
 
 
 def test_a_tile_size_the_unet_cannot_take_is_refused(tiny_model):
-    from dcvsr_engine.errors import SettingsError
+    from dcvsr_protocol.errors import SettingsError
 
     with pytest.raises(SettingsError, match="multiple of 8"):
         DCVSRSampler(tiny_model, _settings(tile_size=20))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dcvsr_client.scenes import (
+from dcvsr_protocol.scenes import (
     CutListError,
     describe_cuts,
     detect_cuts,

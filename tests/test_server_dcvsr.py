@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from dcvsr_client import Code, EngineError
+from dcvsr_protocol.settings import Settings
 
 from dcvsr_engine.sampler.pipeline import DCVSRSampler
 from dcvsr_engine.server.frame_cache import SUBDIR
 from dcvsr_engine.server.testing import EngineProcess
-from dcvsr_engine.settings import Settings
 from tests.concurrently import alone_and_together
 from tests.conftest import TEST_PRESET, TORCH_THREADS
 from tests.test_sampler import clip

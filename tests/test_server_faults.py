@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 from dcvsr_client import Client, EngineError, EngineGone
-from dcvsr_client.transport import shm
+from dcvsr_protocol.transport import shm
 
 from dcvsr_engine.server.testing import NOOP, EngineProcess, child_env, engine_command
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dcvsr_client.protocol import Code, Kind, Message, checks, encode
-from dcvsr_client.protocol.framing import HEADER_SIZE
+from dcvsr_protocol import Code, Kind, Message, checks, encode
+from dcvsr_protocol.framing import HEADER_SIZE
 
 from dcvsr_engine.server.testing import EngineProcess
 

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from dcvsr_protocol.settings import Settings
 
 from dcvsr_engine.sampler.segments import plan_segments
 from dcvsr_engine.sampler.tiles import SpatialGrid, TemporalGrid, axis_starts, min_raw_weight_per_axis
-from dcvsr_engine.settings import Settings
 
 
 @pytest.mark.parametrize("height,width,tile,overlap", [

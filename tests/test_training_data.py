@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from dcvsr_protocol.errors import InputError
 from PIL import Image
 
-from dcvsr_engine.errors import InputError
 from dcvsr_engine.io import open_clip
 from dcvsr_engine.training.dataset import ClipDataset, DataConfig
 from dcvsr_engine.training.motion import MotionConfig, random_trajectory, render

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from dcvsr_protocol.errors import SettingsError
 
-from dcvsr_engine.errors import SettingsError
 from dcvsr_engine.training.compress import decode_video, encode_video, to_uint8, video_roundtrip
 from dcvsr_engine.training.degrade import CLEAN, REALISTIC, degradation_config, degrade
 

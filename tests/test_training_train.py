@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from dcvsr_protocol.errors import SettingsError
+from dcvsr_protocol.settings import Settings
 from safetensors.torch import load_file
 
 from dcvsr_engine.cli import main
-from dcvsr_engine.errors import SettingsError
 from dcvsr_engine.model import load_model
 from dcvsr_engine.model.svd import svd_scheduler_config
 from dcvsr_engine.model.tiny import tiny_unet_config
 from dcvsr_engine.sampler.pipeline import DCVSRSampler
 from dcvsr_engine.sampler.schedule import Schedule
-from dcvsr_engine.settings import Settings
 from dcvsr_engine.training import edm
 from dcvsr_engine.training.checkpoint import DATA_MANIFEST, STATE_DIR, latest_checkpoint
 from dcvsr_engine.training.config import TrainConfig

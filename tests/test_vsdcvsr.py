@@ -132,7 +132,7 @@ def test_importing_vsdcvsr_imports_no_torch_and_no_engine(tmp_path):
     assert proc.returncode == 0, proc.stderr
     heavy, params = proc.stdout.strip().splitlines()[-2:]
     assert heavy == "[]"
-    from dcvsr_engine.settings import Settings
+    from dcvsr_protocol.settings import Settings
 
     names = eval(params)
     assert names[:2] == ["clip", "scale"]

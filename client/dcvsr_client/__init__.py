@@ -1,4 +1,4 @@
-"""dcvsr_client: the dcvsr frame-server protocol and its Python client.
+"""dcvsr_client: the Python client of the dcvsr frame server (the protocol is dcvsr_protocol).
 
 Hosts (the VapourSynth plugin, scripts) use this to reach the engine; it needs
 only numpy, and importing it imports no torch.
@@ -11,12 +11,14 @@ only numpy, and importing it imports no torch.
 
 __version__ = "0.1.0"
 
+from dcvsr_protocol import Code, PixelFormat
+from dcvsr_protocol.colour import ColourTags
+from dcvsr_protocol.errors import DCVSRClientError, EngineError, EngineGone, EngineStartError, ProtocolError
+
 from .client import Client
-from .errors import DCVSRClientError, EngineError, EngineGone, EngineStartError, ProtocolError
-from .protocol import Code, PixelFormat
 from .session import Session
 
 __all__ = [
-    "Client", "Code", "DCVSRClientError", "EngineError", "EngineGone", "EngineStartError", "PixelFormat",
-    "ProtocolError", "Session", "__version__",
+    "Client", "Code", "ColourTags", "DCVSRClientError", "EngineError", "EngineGone", "EngineStartError",
+    "PixelFormat", "ProtocolError", "Session", "__version__",
 ]

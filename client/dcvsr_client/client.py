@@ -14,14 +14,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dcvsr_protocol import Code, Kind, Message, MessageError, decode_payload
+from dcvsr_protocol.cbor import CBORError
+from dcvsr_protocol.colour import ColourTags
+from dcvsr_protocol.errors import EngineError, EngineGone, EngineStartError, ProtocolError
+from dcvsr_protocol.framing import MAX_CONTROL_PAYLOAD, SUPPORTED_VERSIONS, FramingError
+from dcvsr_protocol.paths import check_private, read_token, runtime_dir, socket_path
+from dcvsr_protocol.transport.connection import ConnectionClosed, Sender, read_raw
+
 from . import __version__
-from .errors import EngineError, EngineGone, EngineStartError, ProtocolError
-from .protocol import Code, Kind, Message, MessageError, decode_payload
-from .protocol.cbor import CBORError
-from .protocol.framing import MAX_CONTROL_PAYLOAD, SUPPORTED_VERSIONS, FramingError
-from .runtime.autostart import autostart_enabled, can_connect, start_engine
-from .runtime.paths import check_private, read_token, runtime_dir, socket_path
-from .transport.connection import ConnectionClosed, Sender, read_raw
+from .autostart import autostart_enabled, can_connect, start_engine
 
 DEFAULT_CONNECT_TIMEOUT = 60.0
 
@@ -173,17 +175,15 @@ class Client:
     # -- requests -----------------------------------------------------------------------------
     def open(self, clip: str, width: int, height: int, frames: int, *, fps: tuple[int, int] = (24, 1),
              dtype: str = "f16", channels: int = 3, layout: str = "interleaved",
-             colour: Mapping[str, int] | None = None, settings: Mapping[str, Any] | None = None,
+             colour: ColourTags | None = None, settings: Mapping[str, Any] | None = None,
              cuts: Sequence[int] = (), transport: str = "shm", out_slots: int | None = None) -> Any:
-        """Open a session for one clip. colour: H.273 codes {matrix, transfer, primaries, range}."""
+        """Open a session for one clip. colour: its H.273 tags (unspecified, full range when not given)."""
         from .session import Session
 
-        tags = {"matrix": 2, "transfer": 2, "primaries": 2, "range": 1, **(colour or {})}
         fields = {"clip": clip, "width": width, "height": height, "frames": frames, "fps_num": fps[0],
                   "fps_den": fps[1], "dtype": dtype, "channels": channels, "layout": layout,
-                  "matrix": tags["matrix"], "transfer": tags["transfer"], "primaries": tags["primaries"],
-                  "range": tags["range"], "settings": dict(settings or {}), "cuts": list(cuts),
-                  "transport": transport, "out_slots": out_slots}
+                  **(colour or ColourTags()).as_fields(), "settings": dict(settings or {}),
+                  "cuts": list(cuts), "transport": transport, "out_slots": out_slots}
         with self.lock:
             reply = self.call(Message(Kind.OPEN, fields=fields), expect=Kind.OPENED)
             session = Session(self, reply, fields)

@@ -11,11 +11,10 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from .errors import EngineError, ProtocolError
-from .protocol import Code, Kind, Message
-from .protocol.slot import DTYPES, PixelFormat, SlotError, pixels, read_header, stamp
-from .transport import shm
+from dcvsr_protocol import Code, Kind, Message
+from dcvsr_protocol.errors import EngineError, ProtocolError
+from dcvsr_protocol.slot import DTYPES, PixelFormat, SlotError, pixels, read_header, stamp
+from dcvsr_protocol.transport import shm
 
 if TYPE_CHECKING:
     from .client import Client

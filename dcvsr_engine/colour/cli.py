@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..io.clip import Clip
+from dcvsr_protocol.colour import ColourTags
+
 from .config import CONFIG, config
 from .model_space import ModelColour
 
@@ -18,10 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="convert the output into this colour space (default: the input's)")
 
 
-def from_args(clip: Clip, args: argparse.Namespace) -> ModelColour:
-    c = clip.colour
-    return ModelColour.for_clip(c.transfer, c.primaries, clip.width, clip.height,
-                                args.input_colorspace, args.output_colorspace)
+def from_args(tags: ColourTags, width: int, height: int, args: argparse.Namespace) -> ModelColour:
+    """The conversion for a clip with these tags and size, as the flags ask."""
+    return ModelColour.for_clip(tags.transfer, tags.primaries, width, height, args.input_colorspace,
+                                args.output_colorspace)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

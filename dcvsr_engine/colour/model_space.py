@@ -19,8 +19,8 @@ from typing import TypeVar
 
 import numpy as np
 import PyOpenColorIO as ocio
+from dcvsr_protocol.errors import InputError
 
-from ..errors import InputError
 from .config import CONFIG, canonical_name, config, encoding
 from .headroom import into_model_range
 from .spaces import PRIMARIES_UNSPECIFIED, TRANSFER_UNSPECIFIED, model_space, space_for_tags, tags_for_space

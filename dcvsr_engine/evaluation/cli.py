@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import SettingsError
-from ..settings import overrides_from_args
+from dcvsr_protocol.errors import SettingsError
+from dcvsr_protocol.settings import overrides_from_args
+
 from .report import markdown, write_report
 from .runner import degrade_function, evaluate, find_clips, parse_variants, stderr_log
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from dcvsr_protocol.errors import InputError, SettingsError
 
-from ..errors import InputError, SettingsError
 from ..io import VIDEO_EXTENSIONS, open_clip
 from ..io.images import is_image_path
 from . import metrics as M
@@ -152,9 +152,10 @@ def baseline_methods(scale: int) -> list[Method]:
 
 def sampler_methods(model, variants: Sequence[str], overrides: dict[str, Any], scale: int) -> list[Method]:
     """One Method per variant: the DC-VSR sampler with the variant's settings overrides."""
+    from dcvsr_protocol.settings import Settings
+
     from ..model.quality import quality_defaults
     from ..sampler.pipeline import DCVSRSampler
-    from ..settings import Settings
 
     methods = []
     for name in variants:
@@ -191,8 +192,9 @@ def window_edges(plan, frames: int) -> list[int]:
 def plan_layout(overrides: dict[str, Any], scale: int) -> Method:
     """Tile borders and window edges from a model-less plan (default VAE factor 8, UNet multiple 8), for
     baseline-only runs (its `run` is not used)."""
+    from dcvsr_protocol.settings import Settings
+
     from ..sampler.plan import Plan
-    from ..settings import Settings
 
     plan = Plan(Settings.for_model(None, **{**overrides, "scale": float(scale)}))
 

@@ -3,7 +3,7 @@
 from .atomic import check_output
 from .clip import Clip
 from .codecs import VIDEO_EXTENSIONS
-from .colour import BT709, SRGB, Colour
+from .colour import BT709, SRGB
 from .images import IMAGE_EXTENSIONS
 from .reader import clip_from_frames, open_clip
 from .writer import ClipWriter, open_writer
@@ -15,7 +15,6 @@ __all__ = [
     "VIDEO_EXTENSIONS",
     "Clip",
     "ClipWriter",
-    "Colour",
     "check_output",
     "clip_from_frames",
     "open_clip",

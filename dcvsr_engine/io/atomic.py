@@ -14,7 +14,8 @@ import shutil
 from os import PathLike
 from pathlib import Path
 
-from ..errors import OutputError
+from dcvsr_protocol.errors import OutputError
+
 from .codecs import is_video_path
 
 PARTIAL_MARK = ".dcvsr-partial-"

@@ -8,9 +8,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-
-from ..errors import InputError
-from .colour import Colour
+from dcvsr_protocol.colour import ColourTags
+from dcvsr_protocol.errors import InputError
 
 # (start, stop) -> frames start..stop-1; validated by Clip.frames before it is called.
 FrameRange = Callable[[int, int], Iterator[np.ndarray]]
@@ -28,7 +27,7 @@ class Clip:
     width: int
     height: int
     fps: Fraction
-    colour: Colour
+    colour: ColourTags
     source: Path | None
     kind: str
     _read: FrameRange = field(repr=False, compare=False)

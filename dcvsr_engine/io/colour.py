@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+
+from dcvsr_protocol.colour import FULL, LIMITED, ColourTags
 
 # H.273 MatrixCoefficients.
 MATRIX_RGB = 0  # identity: the samples are already R, G, B (images, FFV1 RGB)
@@ -24,8 +25,6 @@ TRANSFER_SRGB = 13
 PRIMARIES_BT709 = 1
 PRIMARIES_UNSPECIFIED = 2
 
-RANGES = ("limited", "full")
-
 # (Kr, Kb) luma weights of the Y'CbCr matrices this package converts itself.
 _LUMA_WEIGHTS: dict[int, tuple[float, float]] = {
     MATRIX_BT709: (0.2126, 0.0722),
@@ -40,34 +39,12 @@ _LUMA_WEIGHTS: dict[int, tuple[float, float]] = {
 YUV_MATRICES = frozenset(_LUMA_WEIGHTS) | {MATRIX_YCGCO}
 
 
-@dataclass(frozen=True)
-class Colour:
-    """How a clip's samples map to colour.
-
-    `matrix`, `transfer` and `primaries` are H.273 code points (1 = BT.709, 2 = unspecified,
-    13 = sRGB transfer, 0 = RGB matrix). `range` is "limited" (studio swing, 16-235 at 8 bits)
-    or "full". For a video, `matrix` and `range` are the ones the reader decoded with (an
-    unspecified matrix is resolved from the frame size, see `default_matrix`), so a writer
-    that reuses this object encodes the way the input was decoded.
-    """
-
-    matrix: int = MATRIX_BT709
-    transfer: int = TRANSFER_BT709
-    primaries: int = PRIMARIES_BT709
-    range: str = "limited"
-
-    def __post_init__(self) -> None:
-        if self.range not in RANGES:
-            raise ValueError(f"colour range must be one of {RANGES}, got {self.range!r}")
-
-    @property
-    def full_range(self) -> bool:
-        return self.range == "full"
-
-
-BT709 = Colour()
+# A clip's colour is a dcvsr_protocol.colour.ColourTags. For a video, its `matrix` and `range` are the
+# ones the reader decoded with (an unspecified matrix is resolved from the frame size, see
+# `default_matrix`), so a writer that reuses the tags encodes the way the input was decoded.
+BT709 = ColourTags(MATRIX_BT709, TRANSFER_BT709, PRIMARIES_BT709, LIMITED)
 # Images carry RGB samples with the sRGB curve and BT.709 primaries.
-SRGB = Colour(matrix=MATRIX_RGB, transfer=TRANSFER_SRGB, primaries=PRIMARIES_BT709, range="full")
+SRGB = ColourTags(MATRIX_RGB, TRANSFER_SRGB, PRIMARIES_BT709, FULL)
 
 
 def default_matrix(width: int, height: int) -> int:

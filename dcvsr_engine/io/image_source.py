@@ -8,8 +8,8 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from dcvsr_protocol.errors import InputError
 
-from ..errors import InputError
 from .clip import Clip
 from .colour import SRGB
 from .images import IMAGE_EXTENSIONS, image_size, is_image_path, read_image

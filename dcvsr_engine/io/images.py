@@ -12,9 +12,8 @@ from pathlib import Path
 import av
 import numpy as np
 import tifffile
+from dcvsr_protocol.errors import InputError
 from PIL import Image
-
-from ..errors import InputError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _TIFF = (".tif", ".tiff")

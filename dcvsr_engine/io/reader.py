@@ -9,8 +9,8 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
+from dcvsr_protocol.errors import InputError
 
-from ..errors import InputError
 from .clip import Clip
 from .colour import SRGB
 from .image_source import open_images

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from ..errors import InputError
+from dcvsr_protocol.errors import InputError
 
 
 def check_min_side(width: int, height: int, min_side: int, where: str) -> None:

@@ -8,16 +8,17 @@ from pathlib import Path
 
 import av
 import numpy as np
+from dcvsr_protocol.colour import FULL, LIMITED, ColourTags
+from dcvsr_protocol.errors import OutputError
 
-from ..errors import OutputError
 from .avframe import rgb_to_frame
 from .codecs import CODEC_TAGS, CONTAINER_OPTIONS, MUXERS, choose_encoder
-from .colour import BT709, MATRIX_BT709, MATRIX_BT2020_CL, MATRIX_BT2020_NCL, MATRIX_RGB, YUV_MATRICES, Colour
+from .colour import BT709, MATRIX_BT709, MATRIX_BT2020_CL, MATRIX_BT2020_NCL, MATRIX_RGB, YUV_MATRICES
 
-_RANGE_CODES = {"limited": 1, "full": 2}  # FFmpeg AVColorRange
+_RANGE_CODES = {LIMITED: 1, FULL: 2}  # FFmpeg AVColorRange
 
 
-def output_colour(colour: Colour | None, rgb_pixels: bool) -> Colour:
+def output_colour(colour: ColourTags | None, rgb_pixels: bool) -> ColourTags:
     """The tags the file gets, which are also the matrix and range it is encoded with.
 
     An input without a usable Y'CbCr matrix (images, RGB video) is encoded as BT.709 limited
@@ -25,11 +26,11 @@ def output_colour(colour: Colour | None, rgb_pixels: bool) -> Colour:
     """
     colour = colour or BT709
     if rgb_pixels:
-        return Colour(MATRIX_RGB, colour.transfer, colour.primaries, "full")
+        return ColourTags(MATRIX_RGB, colour.transfer, colour.primaries, FULL)
     if colour.matrix not in YUV_MATRICES:
-        return Colour(MATRIX_BT709, colour.transfer, colour.primaries, "limited")
+        return ColourTags(MATRIX_BT709, colour.transfer, colour.primaries, LIMITED)
     if colour.matrix == MATRIX_BT2020_CL:  # encoded with the non-constant-luminance matrix, so say so
-        return Colour(MATRIX_BT2020_NCL, colour.transfer, colour.primaries, colour.range)
+        return ColourTags(MATRIX_BT2020_NCL, colour.transfer, colour.primaries, colour.range)
     return colour
 
 
@@ -43,7 +44,7 @@ class VideoSink:
         width: int,
         height: int,
         fps: Fraction,
-        colour: Colour | None,
+        colour: ColourTags | None,
         codec: str | None,
         options: Mapping[str, str] | None,
     ) -> None:

@@ -21,8 +21,9 @@ from pathlib import Path
 import av
 import numpy as np
 from av.stream import Disposition
+from dcvsr_protocol.colour import FULL, LIMITED, ColourTags
+from dcvsr_protocol.errors import InputError
 
-from ..errors import InputError
 from .avframe import frame_to_rgb
 from .clip import Clip
 from .colour import (
@@ -30,7 +31,6 @@ from .colour import (
     MATRIX_UNSPECIFIED,
     PRIMARIES_UNSPECIFIED,
     TRANSFER_UNSPECIFIED,
-    Colour,
     resolve_matrix,
 )
 from .validate import check_min_side
@@ -114,7 +114,7 @@ def _first_frame(path: Path, stream_index: int) -> av.VideoFrame:
     return frame
 
 
-def _colour(frame: av.VideoFrame, stream_tags: tuple[int, int, int, int], where: str) -> Colour:
+def _colour(frame: av.VideoFrame, stream_tags: tuple[int, int, int, int], where: str) -> ColourTags:
     """Tags from the decoded frame, else the stream; matrix and range resolved to what decoding uses."""
     matrix, rng, transfer, primaries = (
         int(tag) if int(tag) != unspecified else int(fallback)
@@ -126,10 +126,10 @@ def _colour(frame: av.VideoFrame, stream_tags: tuple[int, int, int, int], where:
         )
     )
     if frame.format.is_rgb or frame.format.has_palette:
-        return Colour(matrix=MATRIX_RGB, transfer=transfer, primaries=primaries, range="full")
+        return ColourTags(MATRIX_RGB, transfer, primaries, FULL)
     full = rng == RANGE_FULL or frame.format.name.startswith("yuvj")
     matrix = resolve_matrix(matrix, frame.width, frame.height, where)
-    return Colour(matrix=matrix, transfer=transfer, primaries=primaries, range="full" if full else "limited")
+    return ColourTags(matrix, transfer, primaries, FULL if full else LIMITED)
 
 
 def _check_size(frame: av.VideoFrame, size: tuple[int, int], path: Path, position: int) -> None:

@@ -17,11 +17,12 @@ from types import TracebackType
 
 import av
 import numpy as np
+from dcvsr_protocol.colour import ColourTags
+from dcvsr_protocol.errors import InputError, OutputError
 
-from ..errors import InputError, OutputError
 from .atomic import check_output, commit, partial_name, remove_path
 from .codecs import is_video_path
-from .colour import SRGB, Colour
+from .colour import SRGB
 from .png_sink import PngFolderSink
 from .reader import as_fps
 from .validate import as_rgb_frame
@@ -39,7 +40,7 @@ class ClipWriter:
         width: int,
         height: int,
         fps: Fraction,
-        colour: Colour | None,
+        colour: ColourTags | None,
         overwrite: bool,
         codec: str | None,
         options: Mapping[str, str] | None,
@@ -131,7 +132,7 @@ def open_writer(
     width: int,
     height: int,
     fps: Fraction | int | float | str,
-    colour: Colour | None = None,
+    colour: ColourTags | None = None,
     overwrite: bool = False,
     *,
     codec: str | None = None,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import torch
-
-from ..errors import ModelError
+from dcvsr_protocol.errors import ModelError
 
 DTYPES = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16, "float16": torch.float16,
           "half": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}

@@ -19,8 +19,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError, SettingsError
-from ..settings import Settings
+from dcvsr_protocol.errors import ModelError, SettingsError
+from dcvsr_protocol.settings import Settings
+
 from .layout import read_json
 
 FORMAT = 1

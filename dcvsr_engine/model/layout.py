@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError
+from dcvsr_protocol.errors import ModelError
+
 from ..jsonfile import read_object
 
 MODEL_INDEX = "model_index.json"

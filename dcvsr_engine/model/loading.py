@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from dcvsr_protocol.errors import ModelError
 
-from ..errors import ModelError
 from . import layout
 from . import restorer as restoration
 from .devices import pick_device, pick_dtype

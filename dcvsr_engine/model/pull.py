@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError
+from dcvsr_protocol.errors import ModelError
+
 from .info import make_info
 from .layout import (
     DCVSR_JSON,

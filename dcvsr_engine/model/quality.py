@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..settings import DEFAULT_QUALITY, QUALITIES, check_quality
+from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, check_quality
+
 from .layout import NANO
 
 __all__ = ["DEFAULT_QUALITY", "GENERIC_PREVIEW", "QUALITIES", "model_for", "quality_defaults"]

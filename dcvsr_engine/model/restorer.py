@@ -25,8 +25,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
-from ..errors import ModelError
+from dcvsr_protocol.errors import ModelError
 
 KIND = "hashed_filters"
 FOOTAGE = ("auto", "clean", "degraded")  # the `footage` setting's choices

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from dcvsr_protocol.errors import ModelError
 
-from ..errors import ModelError
 from .info import make_info
 from .layout import (
     DCVSR_JSON,

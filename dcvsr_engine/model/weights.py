@@ -12,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-
-from ..errors import ModelError
+from dcvsr_protocol.errors import ModelError
 
 _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
 

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from dcvsr_protocol.errors import InputError
 from safetensors.torch import load_file, save_file
-
-from ..errors import InputError
 
 FORMAT = 1
 

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-
-from ..errors import InputError
+from dcvsr_protocol.errors import InputError
 
 MIN_INPUT_SIDE = 8  # pixels; smaller inputs carry too little to super-resolve
 

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from dcvsr_protocol.errors import InputError
+from dcvsr_protocol.settings import Settings
 
 from ..attention import SAPCall, SAPGather, SAPLayout, TAPCall, TAPFrames, TileCall, install_processors
 from ..attention.dssag import gamma_schedule
-from ..errors import InputError
-from ..settings import Settings
 from .carry import CarriedState
 from .conditioning import Geometry, condition_frames, image_embeddings
 from .noise import clip_noise

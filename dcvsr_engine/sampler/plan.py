@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..errors import SettingsError
-from ..settings import Settings
+from dcvsr_protocol.errors import SettingsError
+from dcvsr_protocol.settings import Settings
+
 from .conditioning import Geometry, geometry
 from .segments import Segment, plan_segments
 from .tiles import SpatialGrid, TemporalGrid

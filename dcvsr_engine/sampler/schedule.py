@@ -12,8 +12,7 @@ import math
 from dataclasses import dataclass
 
 import torch
-
-from ..errors import ModelError
+from dcvsr_protocol.errors import ModelError
 
 
 @dataclass(frozen=True)

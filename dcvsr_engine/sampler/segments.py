@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..errors import InputError
-from ..settings import Settings
+from dcvsr_protocol.errors import InputError
+from dcvsr_protocol.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ Importing this imports neither torch nor the model; the renderer factory does th
 
 from .control import DEFAULT_RENDERER, serve, status, stop
 from .noop import NoOpRenderer
-from .renderer import ClipSpec, ColourTags, Renderer, RenderSession, RequestAborted
+from .renderer import ClipSpec, Renderer, RenderSession, RequestAborted
 
 __all__ = [
-    "DEFAULT_RENDERER", "ClipSpec", "ColourTags", "NoOpRenderer", "RenderSession", "Renderer",
+    "DEFAULT_RENDERER", "ClipSpec", "NoOpRenderer", "RenderSession", "Renderer",
     "RequestAborted",
     "serve", "status", "stop",
 ]

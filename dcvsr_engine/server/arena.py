@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from dcvsr_client.protocol.slot import (
+from dcvsr_protocol.colour import ColourTags
+from dcvsr_protocol.slot import (
     PixelFormat,
     SlotHeader,
     pixels,
@@ -18,12 +19,12 @@ from dcvsr_client.protocol.slot import (
     stamp,
     write_header,
 )
-from dcvsr_client.transport import shm
+from dcvsr_protocol.transport import shm
 
 
 class Arena:
     def __init__(self, name: str, out_fmt: PixelFormat, src_fmt: PixelFormat, n_out: int, n_src: int,
-                 colour: tuple[int, int, int, int]) -> None:
+                 colour: ColourTags) -> None:
         out_bytes, src_bytes = slot_size(out_fmt), slot_size(src_fmt)
         self.name = name
         self.n_out = n_out

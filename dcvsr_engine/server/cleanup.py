@@ -1,6 +1,6 @@
 """Finding and removing the shared-memory segments of engines that died.
 
-Segment names carry the creating engine's pid (dcvsr_client.transport.shm).
+Segment names carry the creating engine's pid (dcvsr_protocol.transport.shm).
 Each engine also lists the names it creates in <runtime dir>/shm.<pid>, which
 works where /dev/shm cannot be listed (macOS). At start an engine removes the
 segments of every engine of this user that is no longer alive.
@@ -14,7 +14,7 @@ import os
 import threading
 from pathlib import Path
 
-from dcvsr_client.transport import shm
+from dcvsr_protocol.transport import shm
 
 log = logging.getLogger("dcvsr.server")
 _SHM_DIR = "/dev/shm"

@@ -19,13 +19,14 @@ from collections import deque
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from dcvsr_client.protocol import FATAL, HEADER_SIZE, Code, Kind, Message, PixelFormat, SlotError, checks
-from dcvsr_client.protocol.framing import MAX_CONTROL_PAYLOAD, SUPPORTED_VERSIONS, VERSION
-from dcvsr_client.protocol.slot import CHANNELS, DTYPES, LAYOUTS
-from dcvsr_client.transport.connection import ConnectionClosed, Sender, recv_exact
+from dcvsr_protocol import FATAL, HEADER_SIZE, Code, Kind, Message, PixelFormat, SlotError, checks
+from dcvsr_protocol.colour import ColourTags
+from dcvsr_protocol.errors import SettingsError
+from dcvsr_protocol.framing import MAX_CONTROL_PAYLOAD, SUPPORTED_VERSIONS, VERSION
+from dcvsr_protocol.slot import CHANNELS, DTYPES, LAYOUTS
+from dcvsr_protocol.transport.connection import ConnectionClosed, Sender, recv_exact
 
-from ..errors import SettingsError
-from .renderer import ClipSpec, ColourTags
+from .renderer import ClipSpec
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -315,7 +316,7 @@ class Connection:
         spec = ClipSpec(clip=msg["clip"], width=width, height=height, frames=frames,
                         fps=Fraction(msg["fps_num"], msg["fps_den"]), dtype=msg["dtype"],
                         channels=msg["channels"],
-                        colour=ColourTags(msg["matrix"], msg["transfer"], msg["primaries"], msg["range"]),
+                        colour=ColourTags.from_fields(msg.fields),
                         settings=dict(msg["settings"]), cuts=cuts)
         return spec, PixelFormat(width, height, msg["dtype"], msg["channels"], msg["layout"])
 

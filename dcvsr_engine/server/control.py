@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from dcvsr_client import Client, EngineStartError
+from dcvsr_client.autostart import DEFAULT_START_TIMEOUT, start_engine
 from dcvsr_client.client import wait_gone
-from dcvsr_client.runtime.autostart import DEFAULT_START_TIMEOUT, start_engine
-from dcvsr_client.runtime.paths import runtime_dir as default_runtime_dir
+from dcvsr_protocol.paths import runtime_dir as default_runtime_dir
 
 from .engine import Engine
 from .renderer import Renderer

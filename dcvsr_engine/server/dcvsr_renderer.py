@@ -35,14 +35,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from dcvsr_protocol.errors import DCVSRError, SettingsError
+from dcvsr_protocol.settings import DEFAULT_QUALITY, Settings, check_quality
 
 from .. import __version__
-from ..errors import DCVSRError, SettingsError
 from ..model.quality import model_for, quality_defaults
 from ..sampler.carry import CarriedState
 from ..sampler.pipeline import DCVSRSampler, check_frame
 from ..sampler.segments import Segment
-from ..settings import DEFAULT_QUALITY, Settings, check_quality
 from .frame_cache import CARRY, FRAMES, FrameCache
 from .renderer import CancelledFn, ClipSpec, ProgressFn, Renderer, RenderSession, SourceFn
 

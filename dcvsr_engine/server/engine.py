@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dcvsr_client.protocol import Code, Kind, Message, PixelFormat
-from dcvsr_client.runtime.paths import read_token
+from dcvsr_protocol import Code, Kind, Message, PixelFormat
+from dcvsr_protocol.paths import read_token
 
 from .. import __version__
 from .arena import Arena
@@ -138,7 +138,7 @@ class Engine:
         if conn is None:
             try:
                 sock.settimeout(1.0)
-                from dcvsr_client.protocol import encode
+                from dcvsr_protocol import encode
                 sock.sendall(encode(Message(Kind.ERROR, 0, {"code": int(Code.LIMIT),
                                                             "message": "too many connections"})))
             except OSError:
@@ -235,15 +235,13 @@ class Engine:
 
     def _make_arena(self, out_fmt: PixelFormat, src_fmt: PixelFormat, n_out: int, n_src: int,
                     spec: ClipSpec) -> Arena:
-        from dcvsr_client.protocol.slot import slot_size
+        from dcvsr_protocol.slot import slot_size
 
         size = n_out * slot_size(out_fmt) + n_src * slot_size(src_fmt)
         if size > self.max_session_bytes:
             raise RequestError(Code.LIMIT, f"the session needs {size / 2**30:.1f} GiB of slots, more than "
                                            f"the limit of {self.max_session_bytes / 2**30:.1f} GiB")
-        c = spec.colour
         try:
-            return Arena(self.names.new(), out_fmt, src_fmt, n_out, n_src,
-                         (c.matrix, c.transfer, c.primaries, c.range))
+            return Arena(self.names.new(), out_fmt, src_fmt, n_out, n_src, spec.colour)
         except MemoryError as e:
             raise RequestError(Code.LIMIT, str(e)) from None

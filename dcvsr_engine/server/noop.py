@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import fields
 
 import numpy as np
+from dcvsr_protocol.errors import SettingsError
+from dcvsr_protocol.settings import Settings
 
-from ..errors import SettingsError
-from ..settings import Settings
 from .renderer import CancelledFn, ClipSpec, ProgressFn, Renderer, RenderSession, SourceFn
 
 _DCVSR_SETTINGS = frozenset(f.name for f in fields(Settings))

@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+from dcvsr_protocol.colour import ColourTags
 
 SourceFn = Callable[[int], np.ndarray]
 ProgressFn = Callable[[int, int], None]
@@ -36,16 +37,6 @@ class RequestAborted(Exception):
 
 
 @dataclass(frozen=True)
-class ColourTags:
-    """H.273 code points of the clip's pixels (2 = unspecified); range 1 full, 0 limited."""
-
-    matrix: int = 2
-    transfer: int = 2
-    primaries: int = 2
-    range: int = 1
-
-
-@dataclass(frozen=True)
 class ClipSpec:
     """One clip as a client described it when opening a session."""
 
@@ -56,7 +47,7 @@ class ClipSpec:
     fps: Fraction
     dtype: str  # "u8", "u16", "f16", "f32"
     channels: int
-    colour: ColourTags = ColourTags()
+    colour: ColourTags = field(default_factory=ColourTags)
     settings: Mapping[str, Any] = field(default_factory=dict)  # unvalidated: the renderer checks them
     cuts: tuple[int, ...] = ()  # first frames of new scenes, ascending, each in 1..frames-1
 
@@ -99,7 +90,7 @@ class Renderer(ABC):
 
     @abstractmethod
     def open(self, spec: ClipSpec) -> RenderSession:
-        """Validate spec.settings (raise dcvsr_engine.errors.SettingsError) and open a session."""
+        """Validate spec.settings (raise dcvsr_protocol.errors.SettingsError) and open a session."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the model (engine shutdown)."""

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from dcvsr_client.protocol import Code, Kind, Message, PixelFormat, SlotError
+from dcvsr_protocol import Code, Kind, Message, PixelFormat, SlotError
 
 from .renderer import ClipSpec, RenderSession, RequestAborted
 from .sources import Entry, SourcePool

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from dcvsr_client.protocol import Code, PixelFormat, SlotError
+from dcvsr_protocol import Code, PixelFormat, SlotError
 
 from .renderer import RequestAborted
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import dcvsr_client
 from dcvsr_client import Client
-from dcvsr_client.runtime.autostart import can_connect
+from dcvsr_client.autostart import can_connect
 
 NOOP = "dcvsr_engine.server.noop:NoOpRenderer"
 _ROOT = Path(__file__).resolve().parents[2]  # holds dcvsr_engine/

@@ -110,7 +110,7 @@ def latest_checkpoint(out: Path) -> Path | None:
     path = out / LATEST
     if not path.is_file():
         return None
-    from ..errors import ModelError
+    from dcvsr_protocol.errors import ModelError
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

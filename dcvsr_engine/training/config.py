@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from ..errors import SettingsError
+from dcvsr_protocol.errors import SettingsError
 
 # ln sigma ~ N(P_MEAN, P_STD^2): SVD's video fine-tuning values (the reasoning is in edm.py).
 DEFAULT_P_MEAN, DEFAULT_P_STD = 0.7, 1.6

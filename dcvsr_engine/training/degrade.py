@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from dcvsr_protocol.errors import SettingsError
 
-from ..errors import SettingsError
 from ..jsonfile import read_object
 from .compress import jpeg, video_roundtrip
 from .kernels import blur, gaussian_kernel

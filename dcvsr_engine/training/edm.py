@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-
-from ..errors import ModelError
+from dcvsr_protocol.errors import ModelError
 
 SIGMA_DATA = 1.0
 

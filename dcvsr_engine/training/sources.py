@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from dcvsr_protocol.errors import InputError
+
 from ..io.image_source import list_images
 from ..io.images import is_image_path
 

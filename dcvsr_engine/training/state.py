@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from ..errors import ModelError
+from dcvsr_protocol.errors import ModelError
 
 FORMAT = 1
 TENSORS, SIDECAR = "state.safetensors", "state.json"

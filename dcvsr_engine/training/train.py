@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from dcvsr_protocol.errors import ModelError, SettingsError
+from dcvsr_protocol.settings import Settings
 
-from ..errors import ModelError, SettingsError
 from ..model import layout
 from ..model.devices import pick_device
 from ..model.info import make_info
@@ -34,7 +35,6 @@ from ..model.loading import load_model
 from ..model.nano import NANO, make_nano_base
 from ..model.tiny import make_tiny
 from ..sampler.conditioning import condition_frames, geometry, image_embeddings
-from ..settings import Settings
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .dataset import ClipDataset, DataConfig

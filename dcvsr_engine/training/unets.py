@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from dcvsr_protocol.errors import ModelError, SettingsError
 
-from ..errors import ModelError, SettingsError
 from ..jsonfile import read_object
 from ..model.nano import nano_unet_config
 from ..model.svd import DOWN_BLOCKS, UP_BLOCKS

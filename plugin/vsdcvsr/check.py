@@ -56,7 +56,7 @@ def _client(report: Report) -> bool:
                     "(or `pip install -e ./client` in the dcvsr repository)")
         return False
     report.ok("client", f"dcvsr_client {dcvsr_client.__version__}, numpy {numpy.__version__}")
-    report.ok("settings", f"{len(options.setting_fields())} settings from dcvsr_client.settings")
+    report.ok("settings", f"{len(options.setting_fields())} settings from dcvsr_protocol.settings")
     return True
 
 

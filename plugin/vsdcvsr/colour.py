@@ -10,27 +10,12 @@ SD and SMPTE 170M for other SD sizes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-UNSPECIFIED = 2
-RGB_MATRIX = 0
+from dcvsr_protocol.colour import FULL, LIMITED, RGB_MATRIX, UNSPECIFIED, ColourTags
+
 BT709, BT470BG, SMPTE170M = 1, 5, 6
-FULL, LIMITED = 1, 0
 HDR_TRANSFERS = {16: "PQ (SMPTE ST 2084)", 18: "HLG (ARIB STD-B67)"}
-
-
-@dataclass(frozen=True)
-class Tags:
-    matrix: int
-    transfer: int
-    primaries: int
-    range: int
-    chromaloc: int  # _ChromaLocation (0 left, the default)
-
-    def as_open_fields(self) -> dict[str, int]:
-        """The colour of the RGB frames the engine gets: RGB (matrix 0), full range."""
-        return {"matrix": RGB_MATRIX, "transfer": self.transfer, "primaries": self.primaries, "range": FULL}
 
 
 def is_hd(width: int, height: int) -> bool:
@@ -53,7 +38,7 @@ def _code(props: Mapping[str, Any], name: str) -> int | None:
     return None
 
 
-def clip_tags(props: Mapping[str, Any], width: int, height: int, rgb: bool, floating: bool) -> Tags:
+def clip_tags(props: Mapping[str, Any], width: int, height: int, rgb: bool, floating: bool) -> ColourTags:
     """The tags of a clip whose first frame has these props, defaults filled in."""
     matrix, transfer, primaries = default_tags(width, height)
     if rgb:
@@ -67,13 +52,18 @@ def clip_tags(props: Mapping[str, Any], width: int, height: int, rgb: bool, floa
     rng = props.get("_Range")
     if rng not in (FULL, LIMITED):
         rng = FULL if (rgb or floating) else LIMITED
+    return ColourTags(matrix, transfer, primaries, int(rng))
+
+
+def chroma_location(props: Mapping[str, Any]) -> int:
+    """The clip's _ChromaLocation (0 left, the default, for absent or out-of-range values)."""
     chromaloc = props.get("_ChromaLocation", 0)
     if not isinstance(chromaloc, int) or not 0 <= chromaloc <= 5:
         chromaloc = 0
-    return Tags(matrix, transfer, primaries, int(rng), chromaloc)
+    return chromaloc
 
 
-def output_range(tags: Tags, in_rgb: bool, in_float: bool, out_rgb: bool, out_float: bool) -> int:
+def output_range(tags: ColourTags, in_rgb: bool, in_float: bool, out_rgb: bool, out_float: bool) -> int:
     """_Range of the output: the input's when the family and the sample type stay, else the usual one."""
     if in_rgb == out_rgb and in_float == out_float:
         return tags.range

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import vapoursynth as vs
+from dcvsr_protocol.colour import ColourTags
 
 from . import colour, options
 from .link import EngineLink, LinkError, Missing
@@ -151,7 +152,7 @@ class _Graph:
     """The callbacks of one upscale() call and what they share (the engine link, the segment layout)."""
 
     def __init__(self, core: vs.Core, link: EngineLink, template: vs.VideoNode, rgb: vs.VideoNode,
-                 bounds: list[int], chunk: int, tags: colour.Tags) -> None:
+                 bounds: list[int], chunk: int, tags: ColourTags, chromaloc: int) -> None:
         self.core = core
         self.link = link
         self.template = template
@@ -159,6 +160,7 @@ class _Graph:
         self.bounds = bounds  # block (segment) starts, then the clip's length
         self.chunk = chunk  # frames per render request within a block
         self.tags = tags
+        self.chromaloc = chromaloc  # _ChromaLocation, kept from the input for a YUV output
         self.out: vs.VideoNode | None = None  # out_rgb: the callbacks refer to it (set after building)
         self._closing = threading.Lock()
 
@@ -167,18 +169,19 @@ class _Graph:
               props: dict[str, Any], settings: dict[str, Any], cuts: list[int]) -> vs.VideoNode:
         in_rgb, in_float = in_fmt.color_family == vs.RGB, in_fmt.sample_type == vs.FLOAT
         tags = colour.clip_tags(props, clip.width, clip.height, in_rgb, in_float)
+        chromaloc = colour.chroma_location(props)
         half = in_float and in_fmt.bits_per_sample == 16
         rgb_fmt, dtype = (vs.RGBH, "f16") if half else (vs.RGBS, "f32")
         kw: dict[str, Any] = {"format": rgb_fmt, "transfer_in": tags.transfer, "primaries_in": tags.primaries,
                               "range_in": tags.range}
         if not in_rgb:
-            kw.update(matrix_in=tags.matrix, chromaloc_in=tags.chromaloc)
+            kw.update(matrix_in=tags.matrix, chromaloc_in=chromaloc)
         rgb = core.resize.Bicubic(clip, **kw)
         fps = (clip.fps_num, clip.fps_den) if clip.fps_num > 0 and clip.fps_den > 0 else NOMINAL_FPS
         open_args = {
             "clip": f"vsdcvsr:{clip.width}x{clip.height}:{clip.num_frames}:{in_fmt.name}",
             "width": clip.width, "height": clip.height, "frames": clip.num_frames, "fps": fps,
-            "dtype": dtype, "channels": 3, "layout": "planar", "colour": tags.as_open_fields(),
+            "dtype": dtype, "channels": 3, "layout": "planar", "colour": tags.as_rgb(),
             "settings": settings, "cuts": cuts, "transport": "shm"}
         link = EngineLink(open_args)
         try:
@@ -198,7 +201,7 @@ class _Graph:
         frame_bytes = 3 * out_w * out_h * (2 if half else 4)
         chunk = max(1, min(seg, link.store_limit // (2 * frame_bytes)))
         template = core.std.BlankClip(rgb, width=out_w, height=out_h, format=rgb_fmt, keep=True)
-        graph = cls(core, link, template, rgb, bounds, chunk, tags)
+        graph = cls(core, link, template, rgb, bounds, chunk, tags, chromaloc)
         attempt = core.std.FrameEval(template, functools.partial(graph.attempt, strict=False))
         graph.out = core.std.FrameEval(template, graph.final, prop_src=[attempt, clip])
         vs.register_on_destroy(graph.close)
@@ -220,12 +223,12 @@ class _Graph:
                                   "transfer_in": tags.transfer, "primaries_in": tags.primaries,
                                   "range_in": colour.FULL, "range": out_range}
             if not out_rgb:
-                kw.update(matrix=matrix, chromaloc=tags.chromaloc)
+                kw.update(matrix=matrix, chromaloc=self.chromaloc)
             if not out_float:
                 kw["dither_type"] = "error_diffusion"
             result = core.resize.Bicubic(result, **kw)
         if not out_rgb:
-            props["_ChromaLocation"] = tags.chromaloc
+            props["_ChromaLocation"] = self.chromaloc
         return core.std.SetFrameProps(result, **props)
 
     def close(self) -> None:

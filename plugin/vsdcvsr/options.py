@@ -1,4 +1,4 @@
-"""upscale()'s keyword arguments, generated from the one settings description (dcvsr_client.settings).
+"""upscale()'s keyword arguments, generated from the one settings description (dcvsr_protocol.settings).
 
 Every field of `Settings` becomes a keyword argument of the same name. Its default is the dataclass
 default, or None for the fields a model's dcvsr.json may override (None: the model's default).
@@ -11,8 +11,8 @@ import os
 from dataclasses import Field, fields
 from typing import Any
 
-from dcvsr_client.errors import SettingsError
-from dcvsr_client.settings import Settings, check_quality
+from dcvsr_protocol.errors import SettingsError
+from dcvsr_protocol.settings import Settings, check_quality
 
 SESSION_OPTIONS = {
     "model": "the model: an installed model's name or a model folder (None: the engine's default model)",

@@ -20,9 +20,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent.parent / "client")]
 
-from dcvsr_client.protocol import Kind, Message, encode  # noqa: E402
-from dcvsr_client.protocol.framing import HEADER  # noqa: E402
-from dcvsr_client.protocol.slot import SlotHeader  # noqa: E402
+from dcvsr_protocol import Kind, Message, encode  # noqa: E402
+from dcvsr_protocol.framing import HEADER  # noqa: E402
+from dcvsr_protocol.slot import SlotHeader  # noqa: E402
 
 TOKEN = "5f" * 32
 

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..errors import DCVSRClientError
+from .errors import DCVSRClientError
 
 SOCKET_NAME = "engine.sock"
 TOKEN_NAME = "token"

@@ -33,6 +33,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .colour import ColourTags
+
 SLOT_MAGIC = b"DVSL"
 SLOT_VERSION = 1
 SLOT_HEADER = struct.Struct("<4sHHIBBHQQIIIIQQBBBB")
@@ -126,18 +128,17 @@ class SlotHeader:
         return cls(*fields[3:])
 
     @classmethod
-    def for_format(cls, fmt: PixelFormat, capacity: int, colour: tuple[int, int, int, int]) -> SlotHeader:
+    def for_format(cls, fmt: PixelFormat, capacity: int, colour: ColourTags) -> SlotHeader:
         """A tight (unpadded) header for fmt; generation, sequence and frame start at 0."""
         item = fmt.np_dtype.itemsize
         if fmt.layout == "planar":
             row, plane = fmt.width * item, fmt.width * fmt.height * item
         else:
             row, plane = fmt.width * fmt.channels * item, 0
-        matrix, transfer, primaries, rng = colour
         return cls(generation=0, dtype=DTYPES[fmt.dtype][0], layout=LAYOUTS[fmt.layout],
                    channels=fmt.channels, sequence=0, frame=0, width=fmt.width, height=fmt.height,
                    row_stride=row, data_offset=DATA_OFFSET, plane_stride=plane, capacity=capacity,
-                   matrix=matrix, transfer=transfer, primaries=primaries, range=rng)
+                   **colour.as_fields())
 
     def format(self) -> PixelFormat:
         if self.dtype not in DTYPE_BY_CODE or self.layout not in LAYOUT_BY_CODE:

@@ -18,8 +18,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import EngineStartError
-from .paths import socket_path
+from dcvsr_protocol.errors import EngineStartError
+from dcvsr_protocol.paths import socket_path
 
 DEFAULT_START_TIMEOUT = 60.0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 
-from ..protocol import messages
-from ..protocol.framing import HEADER_SIZE, Header, unpack_header
+from .. import messages
+from ..framing import HEADER_SIZE, Header, unpack_header
 
 
 class ConnectionClosed(ConnectionError):
@@ -27,7 +27,7 @@ def recv_exact(sock: socket.socket, n: int) -> memoryview:
 
 def read_raw(sock: socket.socket, max_payload: int) -> tuple[Header, memoryview]:
     """One header and its payload. Raises FramingError (bad magic or length) or ConnectionClosed."""
-    from ..protocol.framing import FramingError
+    from ..framing import FramingError
 
     header = unpack_header(recv_exact(sock, HEADER_SIZE))
     if header.length > max_payload:

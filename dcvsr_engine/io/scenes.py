@@ -2,7 +2,7 @@
 
 The cut list is part of the job (its journal keeps `SceneCuts.to_json()` with the settings) and of
 the engine session (OPEN's `cuts`): every segment chain restarts at a cut, so no TAP state crosses
-it. Detection is dcvsr_client.scenes' detector, the one the VapourSynth plugin runs, so both front
+it. Detection is dcvsr_protocol.scenes' detector, the one the VapourSynth plugin runs, so both front
 ends cut a clip the same way.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dcvsr_client.scenes import CutListError, describe_cuts, detect_cuts, read_cut_list
+from dcvsr_protocol.errors import InputError
+from dcvsr_protocol.scenes import CutListError, describe_cuts, detect_cuts, read_cut_list
 
-from .errors import InputError
-from .io.clip import Clip
+from .clip import Clip
 
 
 @dataclass(frozen=True)

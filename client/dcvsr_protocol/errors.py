@@ -1,4 +1,8 @@
-"""What the client raises. Messages say what happened and, where possible, what to do."""
+"""Errors, in words a user can act on: one family shared by the engine, the client and the plugins.
+
+DCVSRError and its children are what the engine's CLI prints and exits non-zero on; DCVSRClientError
+and its children are what the client raises on its side of the socket.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,18 @@ class DCVSRError(Exception):
 
 class SettingsError(DCVSRError, ValueError):
     """A setting is out of range or unknown."""
+
+
+class ModelError(DCVSRError):
+    """A model folder is missing, incomplete, corrupt or holds a refused file."""
+
+
+class InputError(DCVSRError, ValueError):
+    """Input frames or files cannot be used (empty, too small, non-finite, unreadable)."""
+
+
+class OutputError(DCVSRError):
+    """The output cannot be written where asked."""
 
 
 class DCVSRClientError(Exception):

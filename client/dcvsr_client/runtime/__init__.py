@@ -1,1 +1,0 @@
-"""Where an engine lives for this user: the private runtime directory, its token, starting one."""
