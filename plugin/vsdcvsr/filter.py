@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import vapoursynth as vs
 from dcvsr_protocol.colour import ColourTags
+from dcvsr_protocol.scenes import detect_cuts
 
 from . import colour, options
 from .link import EngineLink, LinkError, Missing
@@ -71,7 +72,7 @@ def upscale(*args: Any, **kwargs: Any) -> vs.VideoNode:
     if isinstance(field_based, int) and field_based > 0:
         raise _error(f"the clip is interlaced (_FieldBased={field_based} on frame 0): deinterlace it first "
                      "(e.g. with bwdif or QTGMC), or set _FieldBased=0 if its frames are progressive")
-    cuts = _cuts(clip, props, values["cuts"], values["scene_props"])
+    cuts = _cuts(clip, props, values["cuts"], values["scene_props"], values["scene_detect"])
     return _Graph.build(core, clip, in_fmt, out_fmt, props, settings, cuts)
 
 
@@ -121,7 +122,9 @@ def _output_format(core: vs.Core, value: Any, in_fmt: vs.VideoFormat) -> vs.Vide
     return fmt
 
 
-def _cuts(clip: vs.VideoNode, props: dict[str, Any], given: Any, scene_props: Any) -> list[int]:
+def _cuts(clip: vs.VideoNode, props: dict[str, Any], given: Any, scene_props: Any,
+          scene_detect: Any) -> list[int] | None:
+    """The cut list: given, from the scene-change props, or None: to be detected on the RGB frames."""
     frames = clip.num_frames
     if given is not None:
         try:
@@ -134,10 +137,11 @@ def _cuts(clip: vs.VideoNode, props: dict[str, Any], given: Any, scene_props: An
         if bad:
             raise _error(f"cuts {bad} lie outside the clip's frames 0..{frames - 1}")
         return sorted({c for c in values if c > 0})
-    if not isinstance(scene_props, bool):
-        raise _error(f"scene_props must be True or False, got {scene_props!r}")
+    for name, value in (("scene_props", scene_props), ("scene_detect", scene_detect)):
+        if not isinstance(value, bool):
+            raise _error(f"{name} must be True or False, got {value!r}")
     if not scene_props or not any(name in props for name in SCENE_PROPS):
-        return []
+        return None if scene_detect else []
     cuts: set[int] = set()
     for n, frame in enumerate(clip.frames(close=True)):
         if frame.props.get("_SceneChangePrev") and n > 0:
@@ -166,7 +170,7 @@ class _Graph:
 
     @classmethod
     def build(cls, core: vs.Core, clip: vs.VideoNode, in_fmt: vs.VideoFormat, out_fmt: vs.VideoFormat,
-              props: dict[str, Any], settings: dict[str, Any], cuts: list[int]) -> vs.VideoNode:
+              props: dict[str, Any], settings: dict[str, Any], cuts: list[int] | None) -> vs.VideoNode:
         in_rgb, in_float = in_fmt.color_family == vs.RGB, in_fmt.sample_type == vs.FLOAT
         tags = colour.clip_tags(props, clip.width, clip.height, in_rgb, in_float)
         chromaloc = colour.chroma_location(props)
@@ -177,6 +181,8 @@ class _Graph:
         if not in_rgb:
             kw.update(matrix_in=tags.matrix, chromaloc_in=chromaloc)
         rgb = core.resize.Bicubic(clip, **kw)
+        if cuts is None:
+            cuts = _detected_cuts(rgb)
         fps = (clip.fps_num, clip.fps_den) if clip.fps_num > 0 and clip.fps_den > 0 else NOMINAL_FPS
         open_args = {
             "clip": f"vsdcvsr:{clip.width}x{clip.height}:{clip.num_frames}:{in_fmt.name}",
@@ -324,6 +330,12 @@ def _write(template: vs.VideoFrame, array: np.ndarray) -> vs.VideoFrame:
     for p in range(3):
         np.copyto(np.asarray(out[p]), array[p])
     return out
+
+
+def _detected_cuts(rgb: vs.VideoNode) -> list[int]:
+    """dcvsr_protocol.scenes' detector on the RGB frames the engine will get (one pass, one frame held)."""
+    frames = (np.stack([np.asarray(f[p]) for p in range(3)], axis=-1) for f in rgb.frames(close=True))
+    return detect_cuts(frames)
 
 
 def _segment_bounds(link: EngineLink, frames: int, cuts: Iterable[int],

@@ -24,9 +24,13 @@ SESSION_OPTIONS = {
 PLUGIN_OPTIONS = {
     "format": "output format (a vs.PresetVideoFormat, format id or VideoFormat); None: the input's format",
     "cuts": "first frames of new scenes (nothing is propagated across a cut); None: read from the clip's "
-            "_SceneChangePrev/_SceneChangeNext props when scene_props is True",
+            "_SceneChangePrev/_SceneChangeNext props when scene_props is True, else detected when "
+            "scene_detect is True",
     "scene_props": "read the scene-change props of every frame when upscale() is called (a full pass "
                    "over the source, done only when frame 0 carries them); False skips it",
+    "scene_detect": "without cuts or scene-change props, detect the cuts with dcvsr's detector (the one "
+                    "`dcvsr upscale` runs, so both cut a clip alike): a full pass over the source when "
+                    "upscale() is called; False renders the clip as one shot",
 }
 
 
@@ -57,7 +61,8 @@ def signature() -> inspect.Signature:
         params.append(P("scale", P.POSITIONAL_OR_KEYWORD, default=None))
     params += [P(name, P.KEYWORD_ONLY, default=None) for name in SESSION_OPTIONS]
     params += [P("format", P.KEYWORD_ONLY, default=None), P("cuts", P.KEYWORD_ONLY, default=None),
-               P("scene_props", P.KEYWORD_ONLY, default=True)]
+               P("scene_props", P.KEYWORD_ONLY, default=True),
+               P("scene_detect", P.KEYWORD_ONLY, default=True)]
     return inspect.Signature(params)
 
 
