@@ -22,7 +22,7 @@ import PyOpenColorIO as ocio
 from dcvsr_protocol.errors import InputError
 
 from .config import CONFIG, canonical_name, config, encoding
-from .headroom import into_model_range
+from .headroom import KNEE, into_model_range
 from .spaces import PRIMARIES_UNSPECIFIED, TRANSFER_UNSPECIFIED, model_space, space_for_tags, tags_for_space
 
 _SPLIT_ROWS = 64  # frames taller than this are converted in row strips on several threads
@@ -90,12 +90,22 @@ class ModelColour:
         return cls(source, output, notes, tags)
 
     @property
+    def key(self) -> str:
+        """What the conversion depends on, for cache keys."""
+        return f"{CONFIG}|{self.source}|{self.model}|{self.output}|{KNEE if self.headroom else ''}"
+
+    @property
     def is_identity(self) -> bool:
         return self._forward is None and self._back is None
 
     def to_model(self, frame: np.ndarray) -> np.ndarray:
-        """(H, W, 3) R'G'B' in the input's space -> float32 in the model's display encoding."""
-        return _apply(self._forward, frame)
+        """(H, W, 3) R'G'B' in the input's space -> float32 in the model's display encoding, in [0, 1].
+
+        Colours the encoding cannot hold (beyond the input's peak, e.g. a BT.2020 red brighter in
+        Rec.709 terms than the peak) are clipped here, as the model's range requires.
+        """
+        out = _apply(self._forward, frame)
+        return out if self._forward is None else np.clip(out, 0.0, 1.0, out=out)
 
     def from_model(self, frame: np.ndarray) -> np.ndarray:
         """The model's output -> float32 R'G'B' in the output's space."""

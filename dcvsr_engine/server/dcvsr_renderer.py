@@ -39,6 +39,7 @@ from dcvsr_protocol.errors import DCVSRError, SettingsError
 from dcvsr_protocol.settings import DEFAULT_QUALITY, Settings, check_quality
 
 from .. import __version__
+from ..colour import ModelColour
 from ..model.quality import model_for, quality_defaults
 from ..sampler.carry import CarriedState
 from ..sampler.pipeline import DCVSRSampler, check_frame
@@ -48,7 +49,7 @@ from .renderer import CancelledFn, ClipSpec, ProgressFn, Renderer, RenderSession
 
 log = logging.getLogger("dcvsr.renderer")
 
-KEY_FORMAT = "dcvsr-segment-v3"  # bump when the sampler's output for the same inputs changes
+KEY_FORMAT = "dcvsr-segment-v4"  # bump when the sampler's output for the same inputs changes
 SESSION_KEYS = ("model", "device", "dtype", "quality")  # session settings besides Settings' fields
 HELD_SOURCE_BYTES = 256 << 20  # source frames read for hashing, kept within a request to render them
 _SETTING_NAMES = frozenset(f.name for f in fields(Settings))
@@ -78,10 +79,10 @@ def source_hash(frames: np.ndarray) -> str:
 
 
 def session_base_key(settings: Settings, fingerprint: str, device: torch.device, dtype: torch.dtype,
-                     threads: int, clip_dtype: str, in_hw: tuple[int, int]) -> str:
+                     threads: int, clip_dtype: str, in_hw: tuple[int, int], colour: str) -> str:
     """Everything besides the frames that the pixels depend on (the determinism contract's scope)."""
     return _digest([KEY_FORMAT, __version__, torch.__version__, settings.key(), fingerprint, str(device),
-                    str(dtype), threads, clip_dtype, list(in_hw)])
+                    str(dtype), threads, clip_dtype, list(in_hw), colour])
 
 
 def segment_key(base: str, previous: str | None, sources: str, segment: Segment, following: int) -> str:
@@ -201,6 +202,11 @@ class DCVSRSession(RenderSession):
         self.cache = cache
         self.stats = stats
         self.dtype = np.dtype(_CLIP_DTYPES[spec.dtype])
+        # The session's tags say what the frames are; the model gets its own display encoding (OCIO).
+        tags = spec.colour
+        self.colour = ModelColour.for_clip(tags.transfer, tags.primaries, spec.width, spec.height)
+        for line in self.colour.describe():
+            log.info("%s: %s", spec.clip, line)
         self.sampler = DCVSRSampler(model, settings)
         try:
             self.geo = self.sampler.geometry(spec.height, spec.width)
@@ -217,7 +223,8 @@ class DCVSRSession(RenderSession):
         self._chain_key = self.sampler.chain_key(self.geo)
         self._tiles = len(self.sampler.plan.spatial_grid(self.geo).tiles)
         self._base = session_base_key(settings, model.fingerprint, model.device, model.dtype,
-                                      torch.get_num_threads(), spec.dtype, (spec.height, spec.width))
+                                      torch.get_num_threads(), spec.dtype, (spec.height, spec.width),
+                                      self.colour.key)
         self._keys: dict[int, str] = {}  # segment -> key, known for a prefix of each chain
         self._last_output: tuple[str, np.ndarray] | None = None  # (key, the segment's frames)
         self._last_carry: tuple[str, CarriedState] | None = None  # (key of the segment that made it, state)
@@ -381,7 +388,8 @@ class DCVSRSession(RenderSession):
                 progress: ProgressFn, cancelled: CancelledFn) -> CarriedState | None:
         """Render segment j, store its output and carried state; returns the state for j+1."""
         seg, key = self.segments[j], self._keys[j]
-        lr = np.stack([check_frame(f, seg.start + k, self.geo) for k, f in enumerate(source)])
+        lr = np.stack([self.colour.to_model(check_frame(f, seg.start + k, self.geo))
+                       for k, f in enumerate(source)])
         before = self.sampler.passes
         base = done[0]
 
@@ -395,7 +403,7 @@ class DCVSRSession(RenderSession):
             out, new_carry = self.sampler.render_segment(seg, lr, self.geo, carry, self._following(j), step)
         finally:
             self.stats.passes += self.sampler.passes - before
-        frames = to_clip_dtype(out, self.dtype)
+        frames = to_clip_dtype(np.stack([self.colour.from_model(f) for f in out]), self.dtype)
         self.stats.segments_rendered += 1
         self._last_output = (key, frames)
         self.cache.put_frames(key, frames)
