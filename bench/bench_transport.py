@@ -30,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "client")]
 
 from dcvsr_client import Client  # noqa: E402
 
-from dcvsr_engine.server.testing import EngineProcess  # noqa: E402
+from tests.engine_process import EngineProcess  # noqa: E402
 
 SETTINGS = {"scale": 1, "radius": 0}
 WARM_FRAMES = 8  # more than the session's slots: every slot mapped and faulted in before timing

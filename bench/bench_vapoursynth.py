@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "client"), str(ROOT / "plugin")]
 
 from dcvsr_engine.model import make_tiny  # noqa: E402
-from dcvsr_engine.server.testing import EngineProcess  # noqa: E402
+from tests.engine_process import EngineProcess  # noqa: E402
 
 DCVSR = "dcvsr_engine.server.dcvsr_renderer:DCVSRRenderer"
 PRESET = dict(steps=2, tile_size=16, tile_frames=6, segment_frames=12, decode_chunk=6, scale=2.0,

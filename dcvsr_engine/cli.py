@@ -122,7 +122,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
     settings = Settings.for_model(quality_defaults(model.info, args.quality), **overrides_from_args(args))
     sampler = DCVSRSampler(model, settings)
-    geo = sampler.geometry(clip.height, clip.width)
+    geo = sampler.plan.geometry(clip.height, clip.width)
     if model.info.get("name") == "tiny":
         print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",
               file=sys.stderr)

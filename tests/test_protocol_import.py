@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from dcvsr_engine.server.testing import child_env
+from tests.engine_process import child_env
 
 
 def _modules(imports: str, directory) -> list[str]:

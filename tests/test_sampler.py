@@ -58,7 +58,7 @@ def test_one_tile_equals_the_untiled_loop(tiny_model):
     # The reference: the plain EDM loop on the whole latent, written out here.
     model, sched = tiny_model, sampler.schedule
     lr = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
-    geo = sampler.geometry(24, 24)
+    geo = sampler.plan.geometry(24, 24)
     cond = model.latent.encode_condition(upscale_and_pad(lr, geo))
     embed = image_embeddings(model, lr).mean(0).view(1, 1, -1)
     x = clip_noise(0, range(5), 4, *geo.latent_hw) * sched.init_noise_sigma
@@ -115,7 +115,7 @@ def test_the_pass_count_matches_the_plan(tiny_model):
     for gather in ("previous", "exact"):
         sampler = DCVSRSampler(tiny_model, _settings(sap_gather=gather, scale=4.0))
         list(sampler.upscale(frames, 14))
-        assert len(sampler.plan.spatial_grid(sampler.geometry(12, 40)).tiles) == 2
+        assert len(sampler.plan.spatial_grid(sampler.plan.geometry(12, 40)).tiles) == 2
         assert sampler.passes == sampler.plan.passes(14, 12, 40)
 
 
@@ -146,8 +146,8 @@ CHILD = textwrap.dedent("""
     model = load_model({model!r}, device="cpu", dtype="fp32")
     sampler = DCVSRSampler(model, Settings.for_model(None, **{settings!r}))
     frames = np.load({frames!r})
-    segs = sampler.segments(len(frames))
-    geo = sampler.geometry(*frames.shape[1:3])
+    segs = sampler.plan.segments(len(frames))
+    geo = sampler.plan.geometry(*frames.shape[1:3])
     for seg in segs[1:]:
         carry = CarriedState.load(f"{tmp}/carry{{seg.index}}.safetensors")
         following = segs[seg.index + 1].context if seg.index + 1 < len(segs) else 0
@@ -162,12 +162,13 @@ CHILD = textwrap.dedent("""
 def test_segment_by_segment_in_new_processes_is_bit_identical(tiny_model, tiny_model_dir, tmp_path):
     frames = np.stack(clip(30))  # segments [0, 12), [12, 24), [24, 30)
     sampler = DCVSRSampler(tiny_model, _settings())
-    assert len(sampler.segments(30)) == 3
+    assert len(sampler.plan.segments(30)) == 3
     whole = np.stack(list(sampler.upscale(list(frames), 30)))
 
     # Segment 0 here, its state to disk; segments 1 and 2 in a new process, each state through disk.
-    seg0, seg1, _ = sampler.segments(30)
-    first, carry = sampler.render_segment(seg0, frames[:12], sampler.geometry(24, 24), None, seg1.context)
+    seg0, seg1, _ = sampler.plan.segments(30)
+    geo = sampler.plan.geometry(24, 24)
+    first, carry = sampler.render_segment(seg0, frames[:12], geo, None, seg1.context)
     carry.save(tmp_path / "carry1.safetensors")
     np.save(tmp_path / "frames.npy", frames)
     script = CHILD.format(threads=TORCH_THREADS, model=str(tiny_model_dir), settings=TEST_PRESET,
@@ -184,8 +185,8 @@ def test_segment_by_segment_in_new_processes_is_bit_identical(tiny_model, tiny_m
 def test_a_carried_state_from_elsewhere_is_refused(tiny_model, tmp_path):
     frames = np.stack(clip(24))
     sampler = DCVSRSampler(tiny_model, _settings())
-    seg0, seg1 = sampler.segments(24)
-    geo = sampler.geometry(24, 24)
+    seg0, seg1 = sampler.plan.segments(24)
+    geo = sampler.plan.geometry(24, 24)
     _, carry = sampler.render_segment(seg0, frames[:12], geo, None, seg1.context)
     other = DCVSRSampler(tiny_model, _settings(seed=5))
     with pytest.raises(InputError, match="carried state"):

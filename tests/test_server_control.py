@@ -9,10 +9,9 @@ import threading
 import time
 
 import pytest
-from dcvsr_client import Client, EngineStartError
+from dcvsr_client import Client, EngineStartError, control
 
-from dcvsr_engine.server import control
-from dcvsr_engine.server.testing import NOOP, child_env, engine_command, short_runtime_dir
+from tests.engine_process import NOOP, child_env, engine_command, short_runtime_dir
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -68,9 +67,9 @@ def test_autostart_off_and_failing_start_say_why(runtime, monkeypatch):
 
 
 def test_detach_status_stop(runtime):
-    pid = control.serve(runtime_dir=runtime, renderer_factory=NOOP, detach=True)
+    pid = control.serve_detached(NOOP, runtime_dir=runtime)
     assert pid > 0
-    assert control.serve(runtime_dir=runtime, renderer_factory=NOOP, detach=True) == 0  # already running
+    assert control.serve_detached(NOOP, runtime_dir=runtime) == 0  # already running
     # The probe connection of the second serve() closes asynchronously: wait until the engine saw it go.
     deadline = time.monotonic() + 10
     while (info := control.status(runtime))["connections"] != 1 and time.monotonic() < deadline:
@@ -85,7 +84,7 @@ def test_second_engine_in_the_same_folder_refuses(runtime):
     from dcvsr_engine.server.engine import Engine, EngineRunning
     from dcvsr_engine.server.noop import NoOpRenderer
 
-    control.serve(runtime_dir=runtime, renderer_factory=NOOP, detach=True)
+    control.serve_detached(NOOP, runtime_dir=runtime)
     with pytest.raises(EngineRunning):
         Engine(runtime, NoOpRenderer).start()
     assert control.status(runtime) is not None

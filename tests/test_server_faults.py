@@ -16,7 +16,7 @@ import pytest
 from dcvsr_client import Client, EngineError, EngineGone
 from dcvsr_protocol.transport import shm
 
-from dcvsr_engine.server.testing import NOOP, EngineProcess, child_env, engine_command
+from tests.engine_process import NOOP, EngineProcess, child_env, engine_command
 
 pytestmark = pytest.mark.timeout(60)
 

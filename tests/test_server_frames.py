@@ -15,8 +15,8 @@ from dcvsr_client import Code, EngineError
 
 from dcvsr_engine.server.noop import NoOpRenderer
 from dcvsr_engine.server.renderer import ClipSpec, materialize
-from dcvsr_engine.server.testing import EngineProcess
 from tests.concurrently import alone_and_together
+from tests.engine_process import EngineProcess
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,7 +15,7 @@ import pytest
 from dcvsr_protocol import Code, Kind, Message, checks, encode
 from dcvsr_protocol.framing import HEADER_SIZE
 
-from dcvsr_engine.server.testing import EngineProcess
+from tests.engine_process import EngineProcess
 
 pytestmark = pytest.mark.timeout(90)
 

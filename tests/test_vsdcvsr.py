@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from dcvsr_engine.server.testing import EngineProcess, child_env, short_runtime_dir
 from tests.conftest import TORCH_THREADS
+from tests.engine_process import EngineProcess, child_env, short_runtime_dir
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -9,14 +9,13 @@ only numpy, and importing it imports no torch.
             ...
 """
 
-__version__ = "0.1.0"
-
 from dcvsr_protocol import Code, PixelFormat
 from dcvsr_protocol.colour import ColourTags
 from dcvsr_protocol.errors import DCVSRClientError, EngineError, EngineGone, EngineStartError, ProtocolError
 
 from .client import Client
 from .session import Session
+from .version import __version__
 
 __all__ = [
     "Client", "Code", "ColourTags", "DCVSRClientError", "EngineError", "EngineGone", "EngineStartError",

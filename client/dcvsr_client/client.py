@@ -22,8 +22,9 @@ from dcvsr_protocol.framing import MAX_CONTROL_PAYLOAD, SUPPORTED_VERSIONS, Fram
 from dcvsr_protocol.paths import check_private, read_token, runtime_dir, socket_path
 from dcvsr_protocol.transport.connection import ConnectionClosed, Sender, read_raw
 
-from . import __version__
-from .autostart import autostart_enabled, can_connect, start_engine
+from .autostart import autostart_enabled, start_engine
+from .session import Session
+from .version import __version__
 
 DEFAULT_CONNECT_TIMEOUT = 60.0
 
@@ -41,9 +42,9 @@ class Client:
         self.caps: list[str] = []
         self.max_payload = MAX_CONTROL_PAYLOAD  # grows while inline sessions are open
         self._next_request = 1
-        self._closed = False
-        self._rendering = False
-        self._sessions: dict[int, Any] = {}
+        self.closed = False
+        self.rendering = False
+        self._sessions: dict[int, Session] = {}
 
     # -- connecting -------------------------------------------------------------------------
     @classmethod
@@ -124,14 +125,14 @@ class Client:
             raise self._gone(e) from e
 
     def _gone(self, cause: BaseException | str) -> EngineGone:
-        self._closed = True
+        self.closed = True
         return EngineGone(f"lost the connection to the dcvsr engine (pid {self.engine_pid or '?'}): {cause}. "
                           f"It may have crashed (see {self.directory / 'engine.log'}); "
                           "the next connection starts a new one.")
 
     def recv(self) -> Message:
         """The next message from the engine; raises EngineGone if the connection ends."""
-        if self._closed:
+        if self.closed:
             raise self._gone("the connection is closed")
         try:
             header, payload = read_raw(self.sock, self.max_payload)
@@ -143,7 +144,7 @@ class Client:
         except OSError as e:
             raise self._gone(e) from None
         except (FramingError, CBORError, MessageError) as e:
-            self._closed = True
+            self.closed = True
             raise ProtocolError(f"the engine sent a message this client cannot read: {e}") from e
 
     @staticmethod
@@ -158,7 +159,7 @@ class Client:
     def call(self, msg: Message, expect: Kind) -> Message:
         """Send a request and wait for its one reply (simple requests only: not RENDER)."""
         with self.lock:
-            if self._rendering:
+            if self.rendering:
                 raise RuntimeError("a render is running on this Client: finish it before other requests")
             msg.request = msg.request or self.new_request()
             self.send(msg)
@@ -176,10 +177,8 @@ class Client:
     def open(self, clip: str, width: int, height: int, frames: int, *, fps: tuple[int, int] = (24, 1),
              dtype: str = "f16", channels: int = 3, layout: str = "interleaved",
              colour: ColourTags | None = None, settings: Mapping[str, Any] | None = None,
-             cuts: Sequence[int] = (), transport: str = "shm", out_slots: int | None = None) -> Any:
+             cuts: Sequence[int] = (), transport: str = "shm", out_slots: int | None = None) -> Session:
         """Open a session for one clip. colour: its H.273 tags (unspecified, full range when not given)."""
-        from .session import Session
-
         fields = {"clip": clip, "width": width, "height": height, "frames": frames, "fps_num": fps[0],
                   "fps_den": fps[1], "dtype": dtype, "channels": channels, "layout": layout,
                   **(colour or ColourTags()).as_fields(), "settings": dict(settings or {}),
@@ -195,7 +194,8 @@ class Client:
         largest = max((s.inline_payload for s in self._sessions.values()), default=0)
         self.max_payload = max(MAX_CONTROL_PAYLOAD, largest)
 
-    def _forget(self, session_id: int) -> None:
+    def forget(self, session_id: int) -> None:
+        """A session closed: stop counting it (called by the Session)."""
         self._sessions.pop(session_id, None)
         self._update_max_payload()
 
@@ -212,7 +212,7 @@ class Client:
             for session in list(self._sessions.values()):
                 session.detach()
             self._sessions.clear()
-            self._closed = True
+            self.closed = True
             try:
                 self.sock.close()
             except OSError:
@@ -224,13 +224,3 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def wait_gone(directory: Path, timeout: float = 10.0) -> bool:
-    """After stop(): wait until the socket no longer accepts connections."""
-    deadline = time.monotonic() + timeout
-    path = socket_path(directory)
-    while time.monotonic() < deadline:
-        if not can_connect(path):
-            return True
-        time.sleep(0.05)
-    return False

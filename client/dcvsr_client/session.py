@@ -8,7 +8,7 @@ frame from the engine's slot into the caller's array (or the caller's sink).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from dcvsr_protocol import Code, Kind, Message
@@ -16,8 +16,20 @@ from dcvsr_protocol.errors import EngineError, ProtocolError
 from dcvsr_protocol.slot import DTYPES, PixelFormat, SlotError, pixels, read_header, stamp
 from dcvsr_protocol.transport import shm
 
-if TYPE_CHECKING:
-    from .client import Client
+
+class Link(Protocol):
+    """What a session needs of the connection it was opened on (a Client is one)."""
+
+    lock: Any  # held while a request and its replies are in flight
+    closed: bool
+    rendering: bool  # a render's messages are being read: no other request may start
+
+    def new_request(self) -> int: ...
+    def send(self, msg: Message) -> None: ...
+    def recv(self) -> Message: ...
+    def call(self, msg: Message, expect: Kind) -> Message: ...
+    def raise_error(self, msg: Message) -> None: ...
+    def forget(self, session_id: int) -> None: ...
 
 SourceFn = Callable[[int], Any]  # frame index -> array in the session's layout shape
 SourceIntoFn = Callable[[int, np.ndarray], None]  # writes frame `index` into the given view
@@ -26,7 +38,7 @@ ProgressFn = Callable[[int, int], None]
 
 
 class Session:
-    def __init__(self, client: Client, opened: Message, spec: dict[str, Any]) -> None:
+    def __init__(self, client: Link, opened: Message, spec: dict[str, Any]) -> None:
         self.client = client
         self.id: int = opened["session"]
         self.frames: int = spec["frames"]
@@ -104,13 +116,13 @@ class Session:
             raise TypeError("give exactly one of source and source_into")
         c = self.client
         with c.lock:
-            if c._rendering:
+            if c.rendering:
                 raise RuntimeError("a Client runs one render at a time (finish or close the other one first, "
                                    "or use a second Client)")
             rid = c.new_request()
             c.send(Message(Kind.RENDER, rid, {"session": self.id, "start": start, "stop": stop}))
             finished = False
-            c._rendering = True
+            c.rendering = True
             try:
                 while True:
                     msg = c.recv()
@@ -134,10 +146,10 @@ class Session:
                         raise ProtocolError(f"unexpected {msg.kind.name} during a render")
             finally:
                 try:
-                    if not finished and not c._closed:
+                    if not finished and not c.closed:
                         self._cancel(rid)
                 finally:
-                    c._rendering = False
+                    c.rendering = False
 
     def _cancel(self, rid: int) -> None:
         """Cancel a render we are abandoning and read up to its end, returning any slots it handed us."""
@@ -235,14 +247,14 @@ class Session:
     def close(self) -> None:
         """Close the session in the engine (cancelling its work) and unmap its slots."""
         try:
-            if not self.client._closed:
+            if not self.client.closed:
                 self.client.call(Message(Kind.CLOSE, fields={"session": self.id}), expect=Kind.CLOSED)
         except EngineError as e:
             if e.code != Code.UNKNOWN_SESSION:
                 raise
         finally:
             self.detach()
-            self.client._forget(self.id)
+            self.client.forget(self.id)
 
     def detach(self) -> None:
         """Unmap without telling the engine (it frees the slots when the connection ends)."""

@@ -92,3 +92,15 @@ def read_token(directory: Path | None = None, create: bool = False) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         return ""
+
+
+def engine_dir(socket: str | os.PathLike | None = None, directory: str | os.PathLike | None = None) -> Path:
+    """The runtime folder an engine serves from: the one given (made private if new), else the
+    folder of the socket given, else runtime_dir()."""
+    if directory is not None:
+        path = Path(directory)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return path
+    if socket is not None:
+        return Path(socket).parent
+    return runtime_dir()

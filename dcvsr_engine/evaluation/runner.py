@@ -168,7 +168,7 @@ def sampler_methods(model, variants: Sequence[str], overrides: dict[str, Any], s
             return np.stack(list(sampler.upscale(iter(lr), lr.shape[0])))
 
         def borders(lr_h: int, lr_w: int, sampler=sampler) -> tuple[list[int], list[int]]:
-            geo = sampler.geometry(lr_h, lr_w)
+            geo = sampler.plan.geometry(lr_h, lr_w)
             return M.tile_borders(sampler.plan.spatial_grid(geo), geo.vae_factor, geo.out_h, geo.out_w)
 
         methods.append(Method(variant_label(name), run, borders, lambda n, p=sampler.plan: window_edges(p, n),

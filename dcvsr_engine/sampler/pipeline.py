@@ -62,16 +62,11 @@ class DCVSRSampler:
                                       settings.dssag_gamma_max)
                        if settings.dssag else [0.0] * settings.steps)
         self.branches = 2 if settings.guidance > 0 else 1
+        # The sampler's plan is public: callers ask it for geometry, segments, tile grids and pass
+        # counts, the same answers the sampler runs by.
         self.plan = Plan(settings, vae_factor=model.latent.factor,
                          unet_multiple=2 ** (len(model.unet.config.down_block_types) - 1))
         self.passes = 0  # UNet tile passes run so far (benchmarks read it)
-
-    # -- planning (see plan.py) ---------------------------------------------------------------
-    def geometry(self, in_h: int, in_w: int) -> Geometry:
-        return self.plan.geometry(in_h, in_w)
-
-    def segments(self, num_frames: int, cuts: Iterable[int] = ()) -> list[Segment]:
-        return self.plan.segments(num_frames, cuts)
 
     def chain_key(self, geo: Geometry) -> str:
         """What a carried state must have been made with to be used here."""
@@ -232,7 +227,7 @@ class DCVSRSampler:
 
         Memory is bounded by one segment whatever the clip length.
         """
-        segments = self.segments(num_frames, cuts)
+        segments = self.plan.segments(num_frames, cuts)
         source = iter(frames)
         carry, geo = None, None
         for seg in segments:
@@ -243,7 +238,7 @@ class DCVSRSampler:
                 except StopIteration:
                     raise InputError(f"the clip ended at frame {index} of {num_frames} announced") from None
                 if geo is None:
-                    geo = self.geometry(*batch[0].shape[:2])
+                    geo = self.plan.geometry(*batch[0].shape[:2])
             following = segments[seg.index + 1].context if seg.index + 1 < len(segments) else 0
             out, carry = self.render_segment(seg, np.stack(batch), geo, carry, following, progress)
             yield from out

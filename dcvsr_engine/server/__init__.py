@@ -3,12 +3,12 @@
 Importing this imports neither torch nor the model; the renderer factory does that.
 """
 
-from .control import DEFAULT_RENDERER, serve, status, stop
+from .control import DEFAULT_RENDERER, serve
 from .noop import NoOpRenderer
 from .renderer import ClipSpec, Renderer, RenderSession, RequestAborted
 
 __all__ = [
     "DEFAULT_RENDERER", "ClipSpec", "NoOpRenderer", "RenderSession", "Renderer",
     "RequestAborted",
-    "serve", "status", "stop",
+    "serve",
 ]

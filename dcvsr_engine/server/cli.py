@@ -1,10 +1,16 @@
-"""The serve / status / stop subcommands, for `dcvsr` and `python -m dcvsr_engine.server`."""
+"""The serve / status / stop subcommands, for `dcvsr` and `python -m dcvsr_engine.server`.
+
+A front end, and the one module of the engine that is also a client: `serve --detach`, `status` and
+`stop` talk to an engine through dcvsr_client.control (docs/architecture.md).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+
+from dcvsr_client import control as client_control
 
 from . import control
 from .engine import EngineRunning
@@ -31,19 +37,20 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.detach:
+        pid = client_control.serve_detached(args.renderer or control.renderer_name(), socket=args.socket,
+                                            runtime_dir=args.runtime_dir, model=args.model)
+        print(f"engine started (pid {pid})" if pid else "an engine was already running")
+        return 0
     try:
-        pid = control.serve(args.socket, args.renderer, runtime_dir=args.runtime_dir, detach=args.detach,
-                            model=args.model)
+        return control.serve(args.socket, args.renderer, runtime_dir=args.runtime_dir, model=args.model)
     except EngineRunning as e:
         print(f"dcvsr: {e}", file=sys.stderr)
         return 1
-    if args.detach:
-        print(f"engine started (pid {pid})" if pid else "an engine was already running")
-    return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    info = control.status(args.runtime_dir)
+    info = client_control.status(args.runtime_dir)
     if info is None:
         print("no engine is running")
         return 1
@@ -52,7 +59,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    if not control.stop(args.runtime_dir):
+    if not client_control.stop(args.runtime_dir):
         print("no engine is running")
         return 1
     print("engine stopped")

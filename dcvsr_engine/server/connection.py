@@ -16,8 +16,9 @@ import socket
 import struct
 import threading
 from collections import deque
+from collections.abc import Callable
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from dcvsr_protocol import FATAL, HEADER_SIZE, Code, Kind, Message, PixelFormat, SlotError, checks
 from dcvsr_protocol.colour import ColourTags
@@ -27,10 +28,7 @@ from dcvsr_protocol.slot import CHANNELS, DTYPES, LAYOUTS
 from dcvsr_protocol.transport.connection import ConnectionClosed, Sender, recv_exact
 
 from .renderer import ClipSpec
-
-if TYPE_CHECKING:
-    from .engine import Engine
-    from .session import ServerSession
+from .session import Post, ServerSession
 
 log = logging.getLogger("dcvsr.server")
 
@@ -61,8 +59,23 @@ def peer_uid(sock: socket.socket) -> int | None:
     return struct.unpack("3i", creds)[1]
 
 
+class EngineSide(Protocol):
+    """What a connection needs of the engine that accepted it (the Engine is one)."""
+
+    token: str
+    max_session_bytes: int
+
+    @property
+    def version_string(self) -> str: ...
+    def status(self) -> dict[str, Any]: ...
+    def request_shutdown(self) -> None: ...
+    def open_session(self, spec: ClipSpec, src_fmt: PixelFormat, transport: str, n_out: int, post: Post,
+                     on_end: Callable[[ServerSession], None]) -> ServerSession: ...
+    def forget_connection(self, conn: Connection) -> None: ...
+
+
 class Connection:
-    def __init__(self, engine: Engine, sock: socket.socket, cid: int) -> None:
+    def __init__(self, engine: EngineSide, sock: socket.socket, cid: int) -> None:
         self.engine = engine
         self.sock = sock
         self.id = cid
@@ -228,7 +241,7 @@ class Connection:
             session = self._session(msg)
             if not 0 <= msg["start"] < msg["stop"] <= session.spec.frames:
                 raise RequestError(Code.BAD_RANGE, "range outside the clip")
-            needed = session.rsession.sources_needed(msg["start"], msg["stop"])
+            needed = session.plan(msg["start"], msg["stop"])
             self.post(Message(Kind.PLAN_REPLY, rid, {"session": session.id, "start": needed.start,
                                                      "stop": needed.stop}))
         elif kind == Kind.STATUS:
@@ -273,7 +286,13 @@ class Connection:
             n_out = msg.get("out_slots", 3)
             if not 1 <= n_out <= MAX_SLOTS:
                 raise RequestError(Code.BAD_CLIP, f"out_slots must be 1..{MAX_SLOTS}")
-            session = self.engine.open_session(self, spec, src_fmt, transport, n_out, msg.request)
+            session = self.engine.open_session(spec, src_fmt, transport, n_out, self.post,
+                                               self.remove_session)
+            try:
+                self.add_session(session)
+            except RequestError:
+                session.close(Code.CANCELLED, "connection closed")
+                raise
         except RequestError as e:
             self.error(msg.request, e.code, str(e))
             return

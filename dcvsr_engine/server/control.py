@@ -1,4 +1,4 @@
-"""What the `dcvsr serve`, `dcvsr status` and `dcvsr stop` commands do, as functions."""
+"""Running an engine in this process: what `dcvsr serve` does (without --detach), as a function."""
 
 from __future__ import annotations
 
@@ -7,16 +7,12 @@ import importlib
 import logging
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dcvsr_client import Client, EngineStartError
-from dcvsr_client.autostart import DEFAULT_START_TIMEOUT, start_engine
-from dcvsr_client.client import wait_gone
-from dcvsr_protocol.paths import runtime_dir as default_runtime_dir
+from dcvsr_protocol.paths import engine_dir
 
 from .engine import Engine
 from .renderer import Renderer
@@ -39,43 +35,21 @@ def load_factory(spec: str | RendererFactory) -> RendererFactory:
     return getattr(importlib.import_module(module), attr)
 
 
-def _directory(socket_path: str | os.PathLike | None, runtime_dir: str | os.PathLike | None) -> Path:
-    if runtime_dir is not None:
-        path = Path(runtime_dir)
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return path
-    if socket_path is not None:
-        return Path(socket_path).parent
-    return default_runtime_dir()
-
-
 def serve(socket_path: str | os.PathLike | None = None, renderer_factory: str | RendererFactory | None = None,
-          *, runtime_dir: str | os.PathLike | None = None, detach: bool = False,
-          start_timeout: float = DEFAULT_START_TIMEOUT, model: str | None = None,
+          *, runtime_dir: str | os.PathLike | None = None, model: str | None = None,
           **engine_options: Any) -> int:
-    """Run an engine until it is stopped (returns 0), or with detach=True start one in the
-    background and return its pid (0 if one was running already).
+    """Run an engine in this process until it is stopped; returns 0. (Starting one in the
+    background is dcvsr_client.control.serve_detached: a client's job.)
 
-    renderer_factory: a callable returning a Renderer, or 'module:attribute' (needed to detach);
-    default DCVSR_RENDERER, else DEFAULT_RENDERER. model: the renderer's default model, passed to
+    renderer_factory: a callable returning a Renderer, or 'module:attribute'; default
+    DCVSR_RENDERER, else DEFAULT_RENDERER. model: the renderer's default model, passed to
     the factory as model=... (the DC-VSR renderer preloads it).
     """
-    directory = _directory(socket_path, runtime_dir)
-    spec = renderer_factory or os.environ.get("DCVSR_RENDERER") or DEFAULT_RENDERER
-    if detach:
-        if not isinstance(spec, str):
-            raise TypeError("a detached engine needs its renderer as a 'module:attribute' string")
-        cmd = [sys.executable, "-m", "dcvsr_engine.server", "serve", "--runtime-dir", os.fspath(directory),
-               "--renderer", spec]
-        if socket_path is not None:
-            cmd += ["--socket", os.fspath(socket_path)]
-        if model is not None:
-            cmd += ["--model", model]
-        return start_engine(directory, start_timeout, command=cmd) or 0
+    directory = engine_dir(socket_path, runtime_dir)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     sock = Path(socket_path) if socket_path else None
-    factory = load_factory(spec)
+    factory = load_factory(renderer_factory or renderer_name())
     if model is not None:
         factory = functools.partial(factory, model=model)
     engine = Engine(directory, factory, sock, **engine_options)
@@ -87,21 +61,6 @@ def serve(socket_path: str | os.PathLike | None = None, renderer_factory: str | 
     return 0
 
 
-def status(runtime_dir: str | os.PathLike | None = None) -> dict[str, Any] | None:
-    """The running engine's status, or None if none runs (never starts one)."""
-    try:
-        with Client.connect(runtime_dir, autostart=False, timeout=10) as client:
-            return client.status()
-    except EngineStartError:
-        return None
-
-
-def stop(runtime_dir: str | os.PathLike | None = None, timeout: float = 10.0) -> bool:
-    """Stop the running engine; False if none was running."""
-    try:
-        client = Client.connect(runtime_dir, autostart=False, timeout=10)
-    except EngineStartError:
-        return False
-    directory = client.directory
-    client.stop()
-    return wait_gone(directory, timeout)
+def renderer_name() -> str:
+    """The renderer an engine uses when not told: DCVSR_RENDERER, else DEFAULT_RENDERER."""
+    return os.environ.get("DCVSR_RENDERER") or DEFAULT_RENDERER

@@ -1,9 +1,9 @@
 """The DC-VSR renderer: sessions that stream a clip's canonical segments through the sampler.
 
-A session renders whole canonical segments (sampler.segments: fixed by the clip length, the
+A session renders whole canonical segments (sampler.plan.segments: fixed by the clip length, the
 settings and the cut list, never by the requests), so every order and size of requests computes
-the same segments with the same carried state, and gets the same pixels (design.md, "Sessions and
-the determinism contract"). What links requests:
+the same segments with the same carried state, and gets the same pixels (README.md, "How the
+method is implemented" and "The frame server"). What links requests:
 
 - in memory: the last rendered (or wholly loaded) segment's output frames and the last outgoing
   carried state, so a request that continues the previous one recomputes nothing;
@@ -209,8 +209,8 @@ class DCVSRSession(RenderSession):
             log.info("%s: %s", spec.clip, line)
         self.sampler = DCVSRSampler(model, settings)
         try:
-            self.geo = self.sampler.geometry(spec.height, spec.width)
-            self.segments = self.sampler.segments(spec.frames, spec.cuts)
+            self.geo = self.sampler.plan.geometry(spec.height, spec.width)
+            self.segments = self.sampler.plan.segments(spec.frames, spec.cuts)
         except DCVSRError as e:
             raise SettingsError(str(e)) from e
         self.out_size = (self.geo.out_w, self.geo.out_h)

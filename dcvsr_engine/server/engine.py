@@ -28,7 +28,7 @@ from .baton import Baton
 from .cleanup import SegmentNames, remove_stale
 from .connection import Connection, RequestError
 from .renderer import ClipSpec, Renderer
-from .session import ServerSession
+from .session import Post, ServerSession
 
 log = logging.getLogger("dcvsr.server")
 
@@ -60,7 +60,7 @@ class Engine:
         self.token = ""
         self.started = time.monotonic()
         self.connections: set[Connection] = set()
-        self.sessions: dict[int, ServerSession] = {}
+        self.open_sessions = 0  # counted for the limit; each connection holds its own sessions
         self.lock = threading.Lock()
         self._ids = itertools.count(1)
         self._stop = threading.Event()
@@ -176,7 +176,7 @@ class Engine:
     # -- bookkeeping --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         with self.lock:
-            connections, sessions = len(self.connections), len(self.sessions)
+            connections, sessions = len(self.connections), self.open_sessions
         stats = {}
         if self.renderer is not None:
             renderer = self.renderer.name
@@ -192,21 +192,26 @@ class Engine:
         with self.lock:
             self.connections.discard(conn)
 
-    def _end_session(self, session: ServerSession) -> None:
+    def _session_ended(self) -> None:
         with self.lock:
-            self.sessions.pop(session.id, None)
-        session.conn.remove_session(session)
+            self.open_sessions -= 1
 
-    def open_session(self, conn: Connection, spec: ClipSpec, src_fmt: PixelFormat, transport: str,
-                     n_out: int, rid: int) -> ServerSession:
+    def open_session(self, spec: ClipSpec, src_fmt: PixelFormat, transport: str, n_out: int, post: Post,
+                     on_end: Callable[[ServerSession], None]) -> ServerSession:
+        """A new session for a connection: it replies through `post` and calls `on_end` when it ended."""
         self.renderer_ready.wait()
         if self.renderer is None:
             raise RequestError(Code.NOT_READY, f"the renderer could not be started: {self.renderer_error}")
         with self.lock:
-            if len(self.sessions) >= self.max_sessions:
-                raise RequestError(Code.LIMIT, f"the engine already has {len(self.sessions)} sessions open")
+            if self.open_sessions >= self.max_sessions:
+                raise RequestError(Code.LIMIT, f"the engine already has {self.open_sessions} sessions open")
             sid = next(self._ids)
-            self.sessions[sid] = None  # type: ignore[assignment]  # reserves the place
+            self.open_sessions += 1  # reserves the place
+
+        def ended(session: ServerSession) -> None:
+            self._session_ended()
+            on_end(session)
+
         try:
             with self.baton.turn():
                 rsession = self.renderer.open(spec)
@@ -218,20 +223,11 @@ class Engine:
             arena = None
             if transport == "shm":
                 arena = self._make_arena(out_fmt, src_fmt, n_out, n_src, spec)
-            session = ServerSession(sid, conn, spec, rsession, src_fmt, out_fmt, arena, n_out, n_src,
-                                    self.baton, self.source_timeout, self._end_session)
+            return ServerSession(sid, spec, rsession, src_fmt, out_fmt, arena, n_out, n_src, self.baton,
+                                 self.source_timeout, post, ended)
         except BaseException:
-            with self.lock:
-                self.sessions.pop(sid, None)
+            self._session_ended()
             raise
-        with self.lock:
-            self.sessions[sid] = session
-        try:
-            conn.add_session(session)
-        except RequestError:
-            session.close(Code.CANCELLED, "connection closed")
-            raise
-        return session
 
     def _make_arena(self, out_fmt: PixelFormat, src_fmt: PixelFormat, n_out: int, n_src: int,
                     spec: ClipSpec) -> Arena:

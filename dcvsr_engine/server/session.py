@@ -24,7 +24,6 @@ from .sources import Entry, SourcePool
 
 if TYPE_CHECKING:
     from .arena import Arena
-    from .connection import Connection
 
 log = logging.getLogger("dcvsr.server")
 _END = object()
@@ -51,15 +50,25 @@ class Request:
             raise RequestAborted(*self.reason)
 
 
+# Queues a reply on the session's connection; wait=True returns once it was sent. False: it was not.
+Post = Callable[..., bool]
+
+
 class ServerSession:
-    def __init__(self, sid: int, conn: Connection, spec: ClipSpec, rsession: RenderSession,
+    """A clip open on one connection: its requests, slots and sources, around a RenderSession.
+
+    It talks back only through `post` and tells its owner it ended through `on_end`; the
+    connection asks it for what it needs (submit, cancel, release, deliver, close, plan).
+    """
+
+    def __init__(self, sid: int, spec: ClipSpec, rsession: RenderSession,
                  src_fmt: PixelFormat, out_fmt: PixelFormat, arena: Arena | None, n_out: int,
-                 n_src: int, baton: Any, source_timeout: float,
+                 n_src: int, baton: Any, source_timeout: float, post: Post,
                  on_end: Callable[[ServerSession], None]) -> None:
         self.id = sid
-        self.conn = conn
         self.spec = spec
-        self.rsession = rsession
+        self._rsession = rsession
+        self._post = post
         self.src_fmt = src_fmt
         self.out_fmt = out_fmt
         self.arena = arena
@@ -113,6 +122,10 @@ class ServerSession:
             self.out_free.append(slot)
             self.cond.notify_all()
 
+    def plan(self, start: int, stop: int) -> range:
+        """The source frames rendering start..stop-1 reads (what a PLAN request answers)."""
+        return self._rsession.sources_needed(start, stop)
+
     def deliver(self, frame: int, seq: int, slot: int | None, data: memoryview | None) -> None:
         arena = self.arena
         if slot is not None and (arena is None or not arena.n_out <= slot < len(arena.offsets)):
@@ -152,7 +165,7 @@ class ServerSession:
             self._cleanup()
 
     def _reply(self, msg: Message) -> None:
-        self.conn.post(msg)
+        self._post(msg)
 
     def _fail(self, request: Request, code: int, message: str) -> None:
         fields = {"code": int(code), "message": message, "session": self.id}
@@ -164,14 +177,14 @@ class ServerSession:
             return
         gen = None
         try:
-            needed = self.rsession.sources_needed(request.start, request.stop)
+            needed = self.plan(request.start, request.stop)
             if not isinstance(needed, range) or needed.step != 1 or needed.start < 0 \
                     or needed.stop > self.spec.frames:
                 raise ValueError(f"sources_needed returned {needed!r}")
             self.pool.begin(request, needed)
             progress = self._progress_fn(request)
             with self.baton.turn():
-                gen = self.rsession.render(request.start, request.stop, self.pool.get, progress,
+                gen = self._rsession.render(request.start, request.stop, self.pool.get, progress,
                                            lambda: request.aborted)
             count, last = 0, request.start - 1
             while True:
@@ -230,7 +243,7 @@ class ServerSession:
             data = np.empty(fmt.shape, fmt.np_dtype)
             self._write(data.transpose(1, 2, 0) if fmt.layout == "planar" else data, frame)
             fields = {"session": self.id, "frame": index, "seq": seq, "data": memoryview(data).cast("B")}
-            self.conn.post(Message(Kind.FRAME_READY, request.rid, fields), wait=True)
+            self._post(Message(Kind.FRAME_READY, request.rid, fields), wait=True)
             return
         slot = self._take_out_slot(request)
         view = self.arena.view(slot)
@@ -280,7 +293,7 @@ class ServerSession:
             self._fail(request, *(request.reason or self.closing or (Code.CANCELLED, "session closed")))
         try:
             with self.baton.turn():
-                self.rsession.close()
+                self._rsession.close()
         except Exception:
             log.exception("renderer failed while closing session %d", self.id)
         self.pool.clear()

@@ -78,7 +78,7 @@ class EngineLink:
     def _ensure(self) -> Any:
         if self._closed:
             raise LinkError("this upscale() instance was closed (its VapourSynth core is gone)")
-        if self._session is not None and self._client is not None and not self._client._closed:
+        if self._session is not None and self._client is not None and not self._client.closed:
             return self._session
         self._drop()
         try:

@@ -17,7 +17,7 @@ from dcvsr_client import Client
 from dcvsr_client.autostart import can_connect
 
 NOOP = "dcvsr_engine.server.noop:NoOpRenderer"
-_ROOT = Path(__file__).resolve().parents[2]  # holds dcvsr_engine/
+_ROOT = Path(__file__).resolve().parents[1]  # holds dcvsr_engine/ and tests/
 _CLIENT_ROOT = Path(dcvsr_client.__file__).resolve().parents[1]  # holds dcvsr_client/
 
 
