@@ -22,9 +22,9 @@ from dcvsr_protocol.settings import Settings
 from dcvsr_engine.colour import ModelColour
 from dcvsr_engine.sampler.pipeline import DCVSRSampler
 from dcvsr_engine.server.frame_cache import SUBDIR
-from dcvsr_engine.server.testing import EngineProcess
 from tests.concurrently import alone_and_together
 from tests.conftest import TEST_PRESET, TORCH_THREADS
+from tests.engine_process import EngineProcess
 from tests.test_sampler import clip
 
 pytestmark = pytest.mark.timeout(240)
