@@ -102,7 +102,8 @@ class DCVSRSampler:
 
         # 2. Initial latents.
         h, w = geo.latent_hw
-        noise = clip_noise(s.seed, range(segment.start, segment.stop), model.latent.channels, h, w).to(device)
+        in_shot = range(segment.start - segment.shot, segment.stop - segment.shot)  # see segments.py
+        noise = clip_noise(s.seed, in_shot, model.latent.channels, h, w).to(device)
         x = noise * self.schedule.init_noise_sigma
         if context:
             x = torch.cat([carry.trajectory[0].to(device, x.dtype), x])

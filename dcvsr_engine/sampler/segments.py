@@ -6,7 +6,9 @@ the same segments. Inside a segment the paper's loop runs over all its
 windows; a segment that continues a chain starts with `context` frames of the
 previous segment, carried over (see carry.py), which is how TAP propagates
 forward across the boundary. A cut (the first frame of a new shot) starts a
-new chain: nothing is carried across it.
+new chain: nothing is carried across it, and the initial noise counts frames
+from the shot's first frame, so a shot renders the same whatever precedes it
+(a clip without cuts is one shot starting at frame 0).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class Segment:
     start: int      # first frame this segment outputs
     stop: int       # one past its last frame
     context: int    # carried frames before `start` (0: this segment starts a chain)
+    shot: int = 0   # first frame of its shot (0 or a cut): noise counts frames from there
 
     @property
     def frames(self) -> int:
@@ -51,11 +54,11 @@ def plan_segments(num_frames: int, settings: Settings, cuts: Iterable[int] = ())
     segments: list[Segment] = []
     start = 0
     for shot_end in shots:
-        first = True
+        first, shot_start = True, start
         while start < shot_end:
             stop = min(start + settings.segment_frames, shot_end)
             context = 0 if first else min(overlap, segments[-1].frames)
-            segments.append(Segment(len(segments), start, stop, context))
+            segments.append(Segment(len(segments), start, stop, context, shot_start))
             start, first = stop, False
     return segments
 
