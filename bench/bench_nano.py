@@ -29,11 +29,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "client")]
 
-from dcvsr_protocol.settings import Settings  # noqa: E402
 
 from dcvsr_engine.model import load_model  # noqa: E402
 from dcvsr_engine.model.nano import nano_unet_config  # noqa: E402
-from dcvsr_engine.model.quality import quality_defaults  # noqa: E402
 from dcvsr_engine.sampler.pipeline import DCVSRSampler  # noqa: E402
 
 OUT_W, OUT_H = 960, 540
@@ -47,10 +45,9 @@ def moving_clip(frames: int, height: int, width: int) -> list[np.ndarray]:
 
 
 def sampler_rate(model, quality: str, scale: int, frames: int) -> tuple[float, float]:
-    settings = Settings.for_model(quality_defaults(model.info, quality), scale=float(scale))
     clip = moving_clip(frames, OUT_H // scale, OUT_W // scale)
-    list(DCVSRSampler(model, settings).upscale(iter(clip[:4]), 4))  # warm-up
-    sampler = DCVSRSampler(model, settings)
+    list(DCVSRSampler.open(model, quality, scale=float(scale)).upscale(iter(clip[:4]), 4))  # warm-up
+    sampler = DCVSRSampler.open(model, quality, scale=float(scale))
     started = time.perf_counter()
     out = list(sampler.upscale(iter(clip), frames))
     seconds = time.perf_counter() - started

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 from dcvsr_protocol.errors import DCVSRError
-from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, Settings, add_arguments, overrides_from_args
+from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, add_arguments, overrides_from_args
 
 from .colour import cli as colour_cli
 from .io import scenes
 from .model.layout import NANO
-from .model.quality import model_for, quality_defaults
+from .model.quality import model_for
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,8 +120,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
-    settings = Settings.for_model(quality_defaults(model.info, args.quality), **overrides_from_args(args))
-    sampler = DCVSRSampler(model, settings)
+    sampler = DCVSRSampler.open(model, args.quality, **overrides_from_args(args))
     geo = sampler.plan.geometry(clip.height, clip.width)
     if model.info.get("name") == "tiny":
         print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",

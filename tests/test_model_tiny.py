@@ -47,7 +47,7 @@ def test_tiny_model_loads_and_runs(tiny_model):
     m = tiny_model
     assert m.device == torch.device("cpu") and m.dtype == torch.float32
     assert m.image_size == 32 and m.image_mean == CLIP_MEAN and m.image_std == CLIP_STD
-    assert m.defaults == TINY_DEFAULTS and m.info["name"] == "tiny"
+    assert m.defaults() == TINY_DEFAULTS and m.info["name"] == "tiny"
     assert len(m.fingerprint) == 64
     names = dict(m.unet.named_modules())
     for layer in PROPAGATION_LAYERS:

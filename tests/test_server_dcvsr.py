@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from dcvsr_client import Code, EngineError
 from dcvsr_protocol.colour import FULL, RGB_MATRIX, ColourTags
-from dcvsr_protocol.settings import Settings
 
 from dcvsr_engine.colour import ModelColour
 from dcvsr_engine.sampler.pipeline import DCVSRSampler
@@ -42,16 +41,16 @@ def as_u16(frames: list[np.ndarray]) -> np.ndarray:
 
 def reference(model, frames: np.ndarray, **overrides) -> np.ndarray:
     """DCVSRSampler.upscale in this process, rounded to u16 (the clip's dtype) as written here."""
-    sampler = DCVSRSampler(model, Settings.for_model(model.defaults, **{**PRESET, **overrides}))
+    sampler = DCVSRSampler.open(model, **{**PRESET, **overrides})
     out = np.stack(list(sampler.upscale(list(frames), len(frames))))
     return np.rint(np.clip(out, 0, 1) * np.float32(65535)).astype(np.uint16)
 
 
 def segment_passes(model, frames: int = N, **overrides) -> list[int]:
-    sampler = DCVSRSampler(model, Settings.for_model(model.defaults, **{**PRESET, **overrides}))
+    sampler = DCVSRSampler.open(model, **{**PRESET, **overrides})
     plan = sampler.plan
-    tiles = len(plan.spatial_grid(sampler.geometry(H, W)).tiles)
-    return [plan.segment_passes(s, tiles) for s in sampler.segments(frames)]
+    tiles = len(plan.spatial_grid(sampler.plan.geometry(H, W)).tiles)
+    return [plan.segment_passes(s, tiles) for s in sampler.plan.segments(frames)]
 
 
 class Engines:
@@ -234,7 +233,7 @@ def test_bad_settings_are_refused_with_a_reason_and_the_engine_keeps_serving(eng
 def test_f16_planar_inline_frames_come_back_as_the_sampler_s(engines, tiny_model):
     n = 6
     frames = np.stack(clip(n, H, W, seed=5)).astype(np.float16)
-    sampler = DCVSRSampler(tiny_model, Settings.for_model(tiny_model.defaults, **PRESET))
+    sampler = DCVSRSampler.open(tiny_model, **PRESET)
     expected = np.stack(list(sampler.upscale(list(frames), n))).astype(np.float16)
     planar = np.ascontiguousarray(frames.transpose(0, 3, 1, 2))
     with engines.connect() as client, client.open("f16", W, H, n, dtype="f16", layout="planar",
@@ -251,7 +250,7 @@ def test_a_session_s_colour_tags_decide_what_the_model_sees(engines, tiny_model)
     n = 4
     frames = np.stack(clip(n, H, W, seed=6))
     pq = ModelColour.for_clip(16, 9, W, H)
-    sampler = DCVSRSampler(tiny_model, Settings.for_model(tiny_model.defaults, **PRESET))
+    sampler = DCVSRSampler.open(tiny_model, **PRESET)
     mapped = np.stack([pq.from_model(f) for f in sampler.upscale([pq.to_model(f) for f in frames], n)])
     expected = {"pq": mapped, "rec709": np.stack(list(sampler.upscale(list(frames), n)))}
     tags = {"rec709": ColourTags(RGB_MATRIX, 1, 1, FULL), "pq": ColourTags(RGB_MATRIX, 16, 9, FULL)}
@@ -305,5 +304,5 @@ def test_the_cache_stays_within_its_size_by_dropping_the_least_recently_used(tmp
     assert cache.get_frames(keys[0], entry.shape, np.uint8) is not None  # a hit makes it the newest
     cache.put_frames(keys[4], entry)  # over the limit: down to 90%, oldest first
     held = [k for k in keys if cache.has(k, ".frames")]
-    assert held == [keys[0], keys[3], keys[4]] and cache.bytes_held() <= cache.max_bytes
+    assert held == [keys[0], keys[3], keys[4]] and cache.held_bytes() <= cache.max_bytes
     assert not FrameCache(tmp_path, 0).has(keys[0], ".frames")  # size 0: the cache is off

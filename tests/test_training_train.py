@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 from dcvsr_protocol.errors import SettingsError
-from dcvsr_protocol.settings import Settings
 from safetensors.torch import load_file
 
 from dcvsr_engine.cli import main
@@ -128,7 +127,7 @@ def test_cli_checkpoint_loads_and_upscales_a_clip(sources, tmp_path, tiny_model_
         assert torch.equal(p, state[f"ema/{name}"])
     assert model.info["training"]["step"] == 2 and model.info["training"]["unet"] == "tiny"
 
-    sampler = DCVSRSampler(model, Settings.for_model(model.defaults, scale=4.0))
+    sampler = DCVSRSampler.open(model, scale=4.0)
     rng = np.random.default_rng(0)
     frames = [rng.random((24, 24, 3), dtype=np.float32) for _ in range(4)]
     result = np.stack(list(sampler.upscale(frames, len(frames))))

@@ -489,3 +489,26 @@ def test_python_m_vsdcvsr_reports_the_engine_the_model_and_the_device(engine, tm
         shutil.rmtree(empty, ignore_errors=True)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "engine: MISSING" in proc.stdout and "dcvsr serve" in proc.stdout
+
+
+# -- the signature --------------------------------------------------------------------------------------
+def test_upscale_declares_every_setting_as_settings_describes_it():
+    """upscale()'s written signature and docstring agree with Settings: names, order, types, defaults."""
+    import inspect
+    from dataclasses import fields
+
+    from dcvsr_protocol.settings import Settings
+    from vsdcvsr import filter as vsfilter
+    from vsdcvsr import options
+
+    P = inspect.Parameter
+    expected = [("clip", P.POSITIONAL_OR_KEYWORD, "vs.VideoNode", P.empty)]
+    for f in fields(Settings):
+        kind = P.POSITIONAL_OR_KEYWORD if f.name == "scale" else P.KEYWORD_ONLY
+        expected.append((f.name, kind, options.annotation_of(f), options.default_of(f)))
+    params = list(inspect.signature(vsfilter.upscale).parameters.values())
+    assert [(p.name, p.kind, p.annotation, p.default) for p in params[:len(expected)]] == expected
+    assert [p.name for p in params[len(expected):]] == [*options.SESSION_OPTIONS, *options.PLUGIN_OPTIONS]
+    doc = inspect.cleandoc(vsfilter.upscale.__doc__)
+    summary = doc.split("\n\n")[0].replace("\n", " ")
+    assert doc == options.docstring(summary), "paste options.docstring(summary) into upscale()'s docstring"

@@ -3,9 +3,8 @@
 The dataclass below is the single source for the `dcvsr` flags, the keyword
 arguments of the host plugins, the protocol's keys and the session key, so the
 front ends cannot drift apart. A model's `dcvsr.json` overrides the defaults
-of the fields marked `model_default`. It lives in the client package (numpy
-only) so that host plugins, which install no torch, generate their arguments
-from it too.
+of the fields marked `model_default`. It lives in dcvsr_protocol (numpy only)
+so that host plugins, which install no torch, take their arguments from it too.
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ self-attention, like a wider non-local-means filter:
 with q and k the largest absolute entries of Q and K. Guidance then costs two
 UNet passes per step: eps = eps'(x) + (1 + s)(eps(x, c) - eps'(x)).
 
+As diffusers keeps PAG in pag_utils.py, this file owns all of DSSAG: the gamma of each step
+(`step_gammas`), which layers flatten (`flattens`), the unconditional branch put beside the
+conditional one before a pass (`prepare`), the flattening inside attention (`flatten_unconditional`)
+and the guided result after the pass (`combine`).
+
 Choices where the paper is silent:
 - q and k are taken per head and per frame; k over every key the frame
   attends to, including tokens SAP or TAP appended.
@@ -25,6 +30,7 @@ Choices where the paper is silent:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -40,6 +46,42 @@ def gamma_schedule(sigmas: tuple[float, ...], rho: float, direction: str, gamma_
         base = u if direction == "literal" else 1.0 - u
         out.append(gamma_max * base ** rho)
     return out
+
+
+def step_gammas(sigmas: tuple[float, ...], settings: Any) -> list[float]:
+    """The gamma of each step for these Settings (all 0, plain attention, with DSSAG off)."""
+    if not settings.dssag:
+        return [0.0] * settings.steps
+    return gamma_schedule(sigmas, settings.dssag_rho, settings.dssag_direction, settings.dssag_gamma_max)
+
+
+def flattens(propagation_layer: bool, dssag_layers: str) -> bool:
+    """Whether a spatial self-attention layer flattens its unconditional rows: SAP/TAP's four layers
+    always, the others with dssag_layers 'spatial' (with 'propagation' they stay plain)."""
+    return propagation_layer or dssag_layers == "spatial"
+
+
+def prepare(sample: torch.Tensor, embed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Put the unconditional branch first, beside the conditional one, as one batch: the same latents
+    (the LR latent kept), no image embedding."""
+    return torch.cat([sample, sample]), torch.cat([torch.zeros_like(embed), embed])
+
+
+def combine(denoised: torch.Tensor, guidance: float) -> torch.Tensor:
+    """The guided estimate from the (unconditional, conditional) pair `prepare` batched."""
+    return denoised[0] + (1.0 + guidance) * (denoised[1] - denoised[0])
+
+
+def flatten_unconditional(query: torch.Tensor, key: torch.Tensor, gamma: float, branches: int,
+                          frames: int) -> torch.Tensor:
+    """The queries with the unconditional branch's rows (the first `frames`) flattened by gamma;
+    unchanged without guidance or with gamma 0."""
+    if gamma <= 0.0 or branches != 2:
+        return query
+    uncond = slice(0, frames)
+    query = query.clone()
+    query[uncond] = flatten_queries(query[uncond], key[uncond], gamma)
+    return query
 
 
 def flatten_queries(query: torch.Tensor, key: torch.Tensor, gamma: float) -> torch.Tensor:

@@ -15,6 +15,7 @@ import re
 from diffusers.models.attention_processor import AttnProcessor2_0
 from torch import nn
 
+from .dssag import flattens
 from .processor import PropagatedSelfAttnProcessor, SelfAttnProcessor
 from .state import AttentionState
 
@@ -54,7 +55,7 @@ def install_processors(unet: nn.Module, dssag_layers: str = "spatial") -> Attent
         module = unet.get_submodule(name)
         if name in propagated:
             module.set_processor(PropagatedSelfAttnProcessor(name, state))
-        elif dssag_layers == "spatial":
+        elif flattens(False, dssag_layers):
             module.set_processor(SelfAttnProcessor(name, state))
         else:
             module.set_processor(AttnProcessor2_0())

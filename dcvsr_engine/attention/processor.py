@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .dssag import flatten_queries
+from .dssag import flatten_unconditional
 from .sap import sap_tokens
 from .state import AttentionState, TileCall
 from .tap import tap_tokens
@@ -46,10 +46,8 @@ class SelfAttnProcessor:
             query = attn.norm_q(query)
         if attn.norm_k is not None:
             key = attn.norm_k(key)
-        if call is not None and call.gamma > 0.0 and call.branches == 2:
-            uncond = slice(0, call.frames)
-            query = query.clone()
-            query[uncond] = flatten_queries(query[uncond], key[uncond], call.gamma)
+        if call is not None:
+            query = flatten_unconditional(query, key, call.gamma, call.branches, call.frames)
 
         out = F.scaled_dot_product_attention(query, key, value)
         out = out.transpose(1, 2).reshape(rows, -1, heads * head_dim).to(query.dtype)

@@ -23,9 +23,9 @@ Choices where the paper is silent:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -36,6 +36,10 @@ class Tile(Protocol):
     x: int
     h: int
     w: int
+
+
+class Window(Protocol):
+    index: int
 
 
 class TileGrid(Protocol):
@@ -116,3 +120,39 @@ def sap_tokens(layer: str, call: SAPCall, factor: int, hidden: torch.Tensor, pro
     if call.extend is None:
         return None
     return call.extend.tokens(layer, project)
+
+
+def is_sap_step(i: int, enabled: bool, tiles: int) -> bool:
+    """SAP runs on the even steps (the paper's). With one tile the whole frame is the tile: SAP has
+    nothing to propagate, and its gather pass would be wasted."""
+    return i % 2 == 0 and enabled and tiles > 1
+
+
+def has_gather_pass(i: int, gather: str) -> bool:
+    """Whether SAP step i runs the gather pass: always with 'exact' gathering; with 'previous' only on
+    the first step, the later ones use the set recorded during the step before."""
+    return gather == "exact" or i == 0
+
+
+def records_ahead(gather: str, next_is_sap: bool) -> bool:
+    """Whether a step's passes record the whole-frame set for the next step ('previous' gathering)."""
+    return gather == "previous" and next_is_sap
+
+
+def sap_passes(windows: Sequence[Any], tiles: Sequence[Tile], layout: SAPLayout,
+               gathers: dict[int, SAPGather]) -> Iterator[tuple[Any, Tile, SAPCall, bool]]:
+    """A SAP step's tile passes in order, as (window, tile, SAP's part, merged into the output).
+
+    Per window: the paper's gather pass (every tile once, keys and values only, not merged), unless
+    `gathers` holds the window's whole-frame set already (recorded during the step before: the
+    'previous' gathering); then every tile with its attention extended by the set.
+    """
+    for win in windows:
+        whole = gathers.get(win.index)
+        if whole is None:
+            whole = SAPGather(layout)
+            for tile in tiles:
+                yield win, tile, SAPCall(tile, record=whole), False
+        for tile in tiles:
+            yield win, tile, SAPCall(tile, extend=whole), True
+        gathers.pop(win.index, None)  # this window is done: free its whole-frame tokens

@@ -18,7 +18,9 @@ Choices where the paper is silent:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -87,3 +89,33 @@ def tap_tokens(layer: str, call: TAPCall, branches: int, key: torch.Tensor, valu
     src_k = src_k[:, None].expand(-1, frames, -1, -1).reshape(branches * frames, *src_k.shape[1:])
     src_v = src_v[:, None].expand(-1, frames, -1, -1).reshape(branches * frames, *src_v.shape[1:])
     return src_k, src_v
+
+
+def is_tap_step(i: int, enabled: bool) -> bool:
+    """TAP runs on the odd steps (the paper's)."""
+    return i % 2 == 1 and enabled
+
+
+def tap_forward(i: int) -> bool:
+    """Whether TAP step i runs the windows forward; the direction alternates from one TAP step to
+    the next, starting forward."""
+    return ((i - 1) // 2) % 2 == 0
+
+
+def tap_passes(i: int, windows: Sequence[Any], tiles: Sequence[Any], frames: int, context: int
+               ) -> Iterator[tuple[Any, Any, TAPCall]]:
+    """TAP step i's tile passes in order, as (window, tile, TAP's part).
+
+    Tiles outer, windows inner (forward or backward): only one tile's neighbour frames are held at a
+    time. Each window appends the frames its neighbour just selected; on forward steps the first
+    window of a segment that carries `context` frames selects its source among them.
+    """
+    forward = tap_forward(i)
+    order = windows if forward else windows[::-1]
+    for tile in tiles:
+        source = None
+        for k, win in enumerate(order):
+            record = TAPFrames() if k + 1 < len(order) else None
+            own = context if forward and win.index == 0 else 0
+            yield win, tile, TAPCall(frames, None if own else source, record, own)
+            source = record

@@ -152,17 +152,13 @@ def baseline_methods(scale: int) -> list[Method]:
 
 def sampler_methods(model, variants: Sequence[str], overrides: dict[str, Any], scale: int) -> list[Method]:
     """One Method per variant: the DC-VSR sampler with the variant's settings overrides."""
-    from dcvsr_protocol.settings import Settings
-
-    from ..model.quality import quality_defaults
     from ..sampler.pipeline import DCVSRSampler
 
     methods = []
     for name in variants:
-        variant = quality_defaults(model.info, "preview") if name == "preview" else VARIANTS[name]
-        values = {**overrides, **variant, "scale": float(scale)}
-        settings = Settings.for_model(model.defaults, **values)
-        sampler = DCVSRSampler(model, settings)
+        variant = model.defaults("preview") if name == "preview" else VARIANTS[name]
+        sampler = DCVSRSampler.open(model, **{**overrides, **variant, "scale": float(scale)})
+        settings = sampler.settings
 
         def run(lr: np.ndarray, sampler=sampler) -> np.ndarray:
             return np.stack(list(sampler.upscale(iter(lr), lr.shape[0])))

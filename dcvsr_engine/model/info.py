@@ -59,10 +59,8 @@ def validate_info(info: dict[str, Any], path: Path) -> None:
         if not isinstance(info.get(key, ""), str):
             raise ModelError(f"{path}: {key!r} must be a string")
     latent_spec(info, path)
-    embeds = _section(info, "conditioning", path).get("image_embeds", "clip-mean")
-    if embeds not in IMAGE_EMBEDS:
-        raise ModelError(f"{path}: conditioning image_embeds {embeds!r} is not supported "
-                         f"(supported: {', '.join(IMAGE_EMBEDS)})")
+    _supported(_section(info, "conditioning", path).get("image_embeds", "clip-mean"), IMAGE_EMBEDS,
+               "conditioning image_embeds", path)
     defaults = _section(info, "defaults", path)
     try:
         Settings.for_model(defaults)
@@ -80,13 +78,8 @@ def validate_info(info: dict[str, Any], path: Path) -> None:
 def latent_spec(info: dict[str, Any], path: Path) -> dict[str, Any]:
     """dcvsr.json's "latent" entry, checked, with every default filled in."""
     latent = _section(info, "latent", path)
-    kind = latent.get("kind", "vae")
-    if kind not in LATENT_KINDS:
-        raise ModelError(f"{path}: latent kind {kind!r} is not supported "
-                         f"(supported: {', '.join(LATENT_KINDS)})")
-    restorer = latent.get("restorer", False)
-    if not isinstance(restorer, bool):
-        raise ModelError(f"{path}: latent restorer must be true or false, got {restorer!r}")
+    kind = _supported(latent.get("kind", "vae"), LATENT_KINDS, "latent kind", path)
+    restorer = _flag(latent, "restorer", path)
     if kind == "vae":
         return {"kind": kind, "restorer": restorer}
     factor = latent.get("factor", 4)
@@ -100,9 +93,7 @@ def latent_spec(info: dict[str, Any], path: Path) -> dict[str, Any]:
     if numbers["scale"] <= 0 or numbers["detail_gain"] < 0:
         raise ModelError(f"{path}: latent scale must be positive and detail_gain not negative, got "
                          f"{numbers['scale']!r} and {numbers['detail_gain']!r}")
-    residual = latent.get("residual", False)
-    if not isinstance(residual, bool):
-        raise ModelError(f"{path}: latent residual must be true or false, got {residual!r}")
+    residual = _flag(latent, "residual", path)
     return {"kind": kind, "factor": factor, "scale": float(numbers["scale"]),
             "shift": float(numbers["shift"]), "residual": residual,
             "detail_gain": float(numbers["detail_gain"]), "restorer": restorer}
@@ -116,4 +107,18 @@ def _section(info: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     value = info.get(key, {})
     if not isinstance(value, dict):
         raise ModelError(f"{path}: {key!r} must be a JSON object")
+    return value
+
+
+def _flag(latent: dict[str, Any], name: str, path: Path) -> bool:
+    """A true/false field of dcvsr.json's "latent" (false when absent)."""
+    value = latent.get(name, False)
+    if not isinstance(value, bool):
+        raise ModelError(f"{path}: latent {name} must be true or false, got {value!r}")
+    return value
+
+
+def _supported(value: Any, supported: tuple[str, ...], what: str, path: Path) -> Any:
+    if value not in supported:
+        raise ModelError(f"{path}: {what} {value!r} is not supported (supported: {', '.join(supported)})")
     return value

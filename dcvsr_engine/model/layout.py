@@ -28,6 +28,7 @@ from typing import Any
 
 from dcvsr_protocol.errors import ModelError
 
+from ..io.atomic import commit
 from ..jsonfile import read_object
 
 MODEL_INDEX = "model_index.json"
@@ -74,20 +75,18 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
-def build_folder(dest: Path, build: Callable[[Path], None], tag: str = "partial") -> Path:
+def build_folder(dest: Path, build: Callable[[Path], None], tag: str = "partial",
+                 may_replace: Callable[[Path], None] | None = None) -> Path:
     """Build a folder beside `dest` with build(work) and swap it into place, so `dest` is never half-made
-    and a failed build leaves nothing. An existing `dest` is replaced: the caller checks that it may be."""
+    and a failed build leaves nothing: the one way model folders (pulled, made, shipped, checkpoints)
+    are written. An existing `dest` is replaced: the caller checks that it may be, beforehand or, just
+    before the swap, with may_replace(dest) (which raises to refuse)."""
     work = work_dir(dest, tag)
     try:
         build(work)
-        if dest.exists():
-            old = work_dir(dest, "old")
-            old.rmdir()
-            dest.rename(old)
-            work.rename(dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            work.rename(dest)
+        if may_replace is not None and dest.exists():
+            may_replace(dest)
+        commit(work, dest, overwrite=True)  # io.atomic's swap: the old folder aside, the new one in
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -30,7 +30,9 @@ from .layout import (
     UNET,
     VAE,
 )
+from .quality import quality_defaults
 from .restorer import Restorer
+from .unet_fit import unet_misfits
 from .weights import build_loaded
 
 
@@ -47,12 +49,16 @@ class DCVSRModel:
     image_size: int  # side of the square CLIP input
     scheduler: Any  # diffusers EulerDiscreteScheduler
     info: dict[str, Any]  # dcvsr.json
-    defaults: dict[str, Any]  # dcvsr.json "defaults": per-model Settings defaults
     device: torch.device
     dtype: torch.dtype
     fingerprint: str  # see fingerprint.py
     latent: LatentSpace  # dcvsr.json "latent" (see latent.py)
     restorer: Restorer | None = None  # restorer/ when dcvsr.json's latent asks for one (see restorer.py)
+
+    def defaults(self, quality: str | None = None) -> dict[str, Any]:
+        """This model's Settings defaults at `quality`: dcvsr.json's "defaults", with the quality's
+        preset over them (quality.py). The one way to ask a model for its defaults."""
+        return quality_defaults(self.info, quality)
 
 
 def load_model(model: str | Path | None, device: str = "auto", dtype: str = "auto") -> DCVSRModel:
@@ -108,8 +114,7 @@ def load_model(model: str | Path | None, device: str = "auto", dtype: str = "aut
     scheduler = EulerDiscreteScheduler.from_config(configs[SCHEDULER.folder])
     return DCVSRModel(path=root, unet=unet, vae=vae, image_encoder=image_encoder, image_mean=mean,
                       image_std=std, image_size=int(vision_config.image_size), scheduler=scheduler, info=info,
-                      defaults=dict(info.get("defaults", {})), device=dev, dtype=dt, fingerprint=fp,
-                      latent=latent, restorer=restorer)
+                      device=dev, dtype=dt, fingerprint=fp, latent=latent, restorer=restorer)
 
 
 def _check_index(path: Path) -> None:
@@ -138,20 +143,9 @@ def _check_shapes(root: Path, configs: dict[str, dict[str, Any]], vision: Any, s
         latent = 3 * spec["factor"] ** 2
         source = (f"the latent channels of {root / DCVSR_JSON}'s {spec['kind']} latent "
                   f"(3 x factor^2 = 3 x {spec['factor']}^2)")
-    time_dim = unet.get("addition_time_embed_dim", 256)
-    checks = [
-        # The UNet sees the noisy latent concatenated with the conditioning latent.
-        (unet.get("in_channels", 8) == 2 * latent, f"in_channels must be 2 x {source}: {2 * latent}"),
-        (unet.get("out_channels", 4) == latent, f"out_channels must be {source}: {latent}"),
-        (unet.get("cross_attention_dim", 1024) == vision.projection_dim,
-         f"cross_attention_dim must be the image encoder's projection_dim ({vision.projection_dim})"),
-        # Three added time ids: fps, motion bucket, noise augmentation strength.
-        (unet.get("projection_class_embeddings_input_dim", 768) == 3 * time_dim,
-         "projection_class_embeddings_input_dim must be 3 x addition_time_embed_dim"),
-    ]
-    for ok, rule in checks:
-        if not ok:
-            raise ModelError(f"{root / UNET.folder / UNET.config}: {rule}")
+    misfits = unet_misfits(unet, latent, source, vision.projection_dim)
+    if misfits:
+        raise ModelError(f"{root / UNET.folder / UNET.config}: {misfits[0]}")
 
 
 def _vision_config(root: Path, data: dict[str, Any]) -> Any:

@@ -29,13 +29,13 @@ from .layout import (
     UNET,
     VAE,
     Component,
+    build_folder,
     find_weights,
     model_index,
     models_dir,
     shard_pattern,
     weight_candidates,
     weights_entry,
-    work_dir,
     write_json,
 )
 from .svd import SVD_REPO
@@ -204,9 +204,9 @@ def _check_dest(dest: Path) -> None:
 
 
 def _assemble(sources: list[tuple[Component, Path]], dest: Path, info: dict[str, Any]) -> None:
-    """Lay `sources` out at `dest`; built beside it and renamed into place, so `dest` is never half-made."""
-    work = work_dir(dest, "partial")
-    try:
+    """Lay `sources` out at `dest`; built beside it and swapped into place (build_folder)."""
+
+    def build(work: Path) -> None:
         for comp, src in sources:
             (work / comp.folder).mkdir()
             files = [src / comp.folder / comp.config]
@@ -218,10 +218,8 @@ def _assemble(sources: list[tuple[Component, Path]], dest: Path, info: dict[str,
                 _place(f, work / comp.folder / f.name)
         write_json(work / MODEL_INDEX, model_index())
         write_json(work / DCVSR_JSON, info)  # last: marks the folder complete
-        _replace(work, dest)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+
+    build_folder(dest, build, may_replace=_check_dest)
 
 
 def _place(src: Path, dst: Path) -> None:
@@ -232,13 +230,3 @@ def _place(src: Path, dst: Path) -> None:
         shutil.copyfile(real, dst)
 
 
-def _replace(work: Path, dest: Path) -> None:
-    if not dest.exists():
-        work.rename(dest)
-        return
-    _check_dest(dest)
-    old = work_dir(dest, "old")
-    old.rmdir()
-    dest.rename(old)
-    work.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)

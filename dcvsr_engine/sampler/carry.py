@@ -21,12 +21,12 @@ so a state is never applied to a clip, setting or model it was not made for.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from dcvsr_protocol.errors import InputError
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 FORMAT = 1
@@ -44,6 +44,12 @@ class CarriedState:
     def context(self) -> int:
         return self.trajectory.shape[1]
 
+    def fits(self, key: str, start: int, context: int, steps: int) -> bool:
+        """Whether this state feeds the segment starting at `start` that carries `context` frames, in a
+        chain of this key, sampled with this many steps."""
+        return (self.key == key and self.next_frame == start and self.context == context
+                and self.trajectory.shape[0] == steps)
+
     @property
     def nbytes(self) -> int:
         tensors = (self.trajectory, self.cond_latents, self.image_embeds)
@@ -59,9 +65,8 @@ class CarriedState:
     def load(cls, path: str | Path) -> CarriedState:
         try:
             tensors = load_file(str(path))
-            with open(path, "rb") as fh:
-                header_len = int.from_bytes(fh.read(8), "little")
-                meta = json.loads(fh.read(header_len))["__metadata__"]
+            with safe_open(str(path), "pt") as fh:
+                meta = fh.metadata()
             if int(meta["format"]) != FORMAT:
                 raise ValueError(f"format {meta['format']}")
             return cls(int(meta["next_frame"]), meta["key"], tensors["trajectory"], tensors["cond_latents"],

@@ -25,14 +25,16 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from dcvsr_protocol.errors import InputError
 from dcvsr_protocol.settings import Settings
 
-from ..attention import SAPCall, SAPGather, SAPLayout, TAPCall, TAPFrames, TileCall, install_processors
-from ..attention.dssag import gamma_schedule
+from ..attention import SAPCall, SAPGather, SAPLayout, TAPCall, TileCall, dssag, install_processors
+from ..attention.sap import records_ahead, sap_passes
+from ..attention.tap import tap_passes
 from .carry import CarriedState
 from .conditioning import Geometry, condition_frames, image_embeddings
 from .noise import clip_noise
@@ -58,9 +60,7 @@ class DCVSRSampler:
     def __init__(self, model, settings: Settings):
         self.model, self.settings = model, settings
         self.schedule = Schedule.from_scheduler(model.scheduler, settings.steps)
-        self.gammas = (gamma_schedule(self.schedule.sigmas, settings.dssag_rho, settings.dssag_direction,
-                                      settings.dssag_gamma_max)
-                       if settings.dssag else [0.0] * settings.steps)
+        self.gammas = dssag.step_gammas(self.schedule.sigmas, settings)
         self.branches = 2 if settings.guidance > 0 else 1
         # The sampler's plan is public: callers ask it for geometry, segments, tile grids and pass
         # counts, the same answers the sampler runs by.
@@ -72,6 +72,12 @@ class DCVSRSampler:
         """What a carried state must have been made with to be used here."""
         payload = [self.settings.key(), self.model.fingerprint, str(self.model.dtype), geo.__dict__]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    @classmethod
+    def open(cls, model, quality: str | None = None, **overrides: Any) -> DCVSRSampler:
+        """The sampler for a loaded model at a quality: the model's defaults at that quality, then the
+        overrides. Every caller (the CLI, the renderer, the evaluation, the benchmarks) opens one so."""
+        return cls(model, Settings.for_model(model.defaults(quality), **overrides))
 
     # -- one segment ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -150,15 +156,14 @@ class DCVSRSampler:
         if carry is None:
             raise InputError(f"segment {segment.index} continues a chain and needs the previous segment's "
                              "carried state")
-        if carry.key != self.chain_key(geo) or carry.next_frame != segment.start \
-                or carry.context != segment.context or carry.trajectory.shape[0] != self.settings.steps:
+        if not carry.fits(self.chain_key(geo), segment.start, segment.context, self.settings.steps):
             raise InputError(f"the carried state does not belong to segment {segment.index} of this clip "
                              "(other settings, model, size or position)")
 
     def _records_for_next(self, i: int, tiles: int) -> bool:
         """Whether step i's passes record SAP tokens for step i+1 ('previous' gathering)."""
-        return (self.settings.sap_gather == "previous" and i + 1 < self.settings.steps
-                and self.plan.step_kind(i + 1, tiles) == "sap")
+        return i + 1 < self.settings.steps and records_ahead(self.settings.sap_gather,
+                                                             self.plan.step_kind(i + 1, tiles) == "sap")
 
     def _passes(self, i: int, tgrid: TemporalGrid, sgrid: SpatialGrid, layout: SAPLayout, context: int,
                 gathers: dict[int, SAPGather], recording: dict[int, SAPGather]) -> Iterator[Pass]:
@@ -171,27 +176,12 @@ class DCVSRSampler:
             return TileCall(win.length, self.branches, (tile.h, tile.w), self.gammas[i], sap, tap)
 
         if kind == "sap":
-            for win in tgrid.windows:
-                whole = gathers.get(win.index)
-                if whole is None:  # the paper's gather pass: every tile once, keys and values only
-                    whole = SAPGather(layout)
-                    for tile in sgrid.tiles:
-                        yield Pass(win, tile, call(win, tile, SAPCall(tile, record=whole)), merge=False)
-                for tile in sgrid.tiles:
-                    yield Pass(win, tile, call(win, tile, SAPCall(tile, extend=whole)))
-                gathers.pop(win.index, None)  # this window is done: free its whole-frame tokens
+            for win, tile, sap, merge in sap_passes(tgrid.windows, sgrid.tiles, layout, gathers):
+                yield Pass(win, tile, call(win, tile, sap), merge)
         elif kind == "tap":
-            forward = ((i - 1) // 2) % 2 == 0
-            order = tgrid.windows if forward else tgrid.windows[::-1]
-            # Tiles outer, windows inner: only one tile's neighbour frames are held at a time.
-            for tile in sgrid.tiles:
-                source = None
-                for k, win in enumerate(order):
-                    record = TAPFrames() if k + 1 < len(order) else None
-                    own = context if forward and win.index == 0 else 0
-                    tap = TAPCall(self.settings.tap_frames, None if own else source, record, own)
-                    yield Pass(win, tile, call(win, tile, tap=tap))
-                    source = record
+            frames = self.settings.tap_frames
+            for win, tile, tap in tap_passes(i, tgrid.windows, sgrid.tiles, frames, context):
+                yield Pass(win, tile, call(win, tile, tap=tap))
         else:
             for win in tgrid.windows:
                 for tile in sgrid.tiles:
@@ -204,9 +194,8 @@ class DCVSRSampler:
         dtype = model.dtype
         sample = torch.cat([self.schedule.model_input(x, i), cond], dim=1)[None]
         embed = embed.view(1, 1, -1)
-        if self.branches == 2:  # unconditional first: no image embedding, the LR latent kept
-            sample = torch.cat([sample, sample])
-            embed = torch.cat([torch.zeros_like(embed), embed])
+        if self.branches == 2:
+            sample, embed = dssag.prepare(sample, embed)
         time_ids = torch.tensor([[s.fps_id, s.motion_bucket_id, s.noise_aug_strength]], device=x.device)
         timestep = torch.tensor(self.schedule.timesteps[i], device=x.device)
         self.attention.call = call
@@ -217,9 +206,7 @@ class DCVSRSampler:
             self.attention.call = None
         self.passes += 1
         d = self.schedule.denoised(x[None], out, i)
-        if self.branches == 1:
-            return d[0]
-        return d[0] + (1.0 + s.guidance) * (d[1] - d[0])
+        return dssag.combine(d, s.guidance) if self.branches == 2 else d[0]
 
     # -- a whole clip --------------------------------------------------------------------------
     def upscale(self, frames: Iterable[np.ndarray], num_frames: int, cuts: Iterable[int] = (),

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dcvsr_protocol.errors import SettingsError
 from dcvsr_protocol.settings import Settings
 
+from ..attention.sap import has_gather_pass, is_sap_step
+from ..attention.tap import is_tap_step
 from .conditioning import Geometry, geometry
 from .segments import Segment, plan_segments
 from .tiles import SpatialGrid, TemporalGrid
@@ -37,19 +39,18 @@ class Plan:
         return TemporalGrid(frames, self.settings.tile_frames, self.settings.frame_overlap)
 
     def step_kind(self, i: int, tiles: int) -> str:
-        """'sap' on even steps, 'tap' on odd steps, 'plain' where that mechanism is off. With one tile the
-        whole frame is the tile: SAP has nothing to propagate, and its gather pass would be wasted."""
-        if i % 2 == 0 and self.settings.sap and tiles > 1:
+        """'sap', 'tap' or 'plain': sap.py and tap.py each say on which steps they run."""
+        if is_sap_step(i, self.settings.sap, tiles):
             return "sap"
-        if i % 2 == 1 and self.settings.tap:
+        if is_tap_step(i, self.settings.tap):
             return "tap"
         return "plain"
 
     def passes_per_segment(self, windows: int, tiles: int) -> int:
         """UNet tile passes one segment costs (SAP's gather passes included)."""
         s = self.settings
-        gather_steps = sum(1 for i in range(s.steps) if self.step_kind(i, tiles) == "sap"
-                           and (s.sap_gather == "exact" or i == 0))
+        gather_steps = sum(1 for i in range(s.steps)
+                           if self.step_kind(i, tiles) == "sap" and has_gather_pass(i, s.sap_gather))
         return (s.steps + gather_steps) * windows * tiles
 
     def segment_passes(self, segment: Segment, tiles: int) -> int:

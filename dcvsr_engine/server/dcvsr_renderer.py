@@ -40,7 +40,7 @@ from dcvsr_protocol.settings import DEFAULT_QUALITY, Settings, check_quality
 
 from .. import __version__
 from ..colour import ModelColour
-from ..model.quality import model_for, quality_defaults
+from ..model.quality import model_for
 from ..sampler.carry import CarriedState
 from ..sampler.pipeline import DCVSRSampler, check_frame
 from ..sampler.segments import Segment
@@ -171,8 +171,7 @@ class DCVSRRenderer(Renderer):
         except DCVSRError as e:
             raise SettingsError(f"model: {e}") from e
         # SettingsError names the bad value
-        resolved = Settings.for_model(quality_defaults(model.info, quality), **settings)
-        return DCVSRSession(spec, model, resolved, self.cache, self.counters)
+        return DCVSRSession(spec, DCVSRSampler.open(model, quality, **settings), self.cache, self.counters)
 
     def close(self) -> None:
         self._models.clear()
@@ -195,10 +194,11 @@ class _Cancelled(Exception):
 class DCVSRSession(RenderSession):
     """One clip with fixed settings. See the module's docstring for what it keeps."""
 
-    def __init__(self, spec: ClipSpec, model: Any, settings: Settings, cache: FrameCache,
-                 stats: Stats) -> None:
+    def __init__(self, spec: ClipSpec, sampler: DCVSRSampler, cache: FrameCache, stats: Stats) -> None:
         self.spec = spec
-        self.settings = settings
+        self.sampler = sampler
+        self.settings = settings = sampler.settings
+        model = sampler.model
         self.cache = cache
         self.stats = stats
         self.dtype = np.dtype(_CLIP_DTYPES[spec.dtype])
@@ -207,7 +207,6 @@ class DCVSRSession(RenderSession):
         self.colour = ModelColour.for_clip(tags.transfer, tags.primaries, spec.width, spec.height)
         for line in self.colour.describe():
             log.info("%s: %s", spec.clip, line)
-        self.sampler = DCVSRSampler(model, settings)
         try:
             self.geo = self.sampler.plan.geometry(spec.height, spec.width)
             self.segments = self.sampler.plan.segments(spec.frames, spec.cuts)
@@ -376,8 +375,7 @@ class DCVSRSession(RenderSession):
         state = self.cache.get_carry(key)
         if state is None:
             return None
-        if state.key != self._chain_key or state.next_frame != seg.start or state.context != seg.context \
-                or state.trajectory.shape[0] != self.settings.steps:
+        if not state.fits(self._chain_key, seg.start, seg.context, self.settings.steps):
             log.warning("cache entry %s.carry does not fit segment %d; ignoring it", key, j)
             return None
         self.stats.carries_from_disk += 1

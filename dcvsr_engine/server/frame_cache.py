@@ -232,9 +232,6 @@ class FrameCache:
             log.info("cache: removed %d least recently used entries; %.1f MiB held", removed, total / 2**20)
         self._approx = total
 
-    def bytes_held(self) -> int:
-        return self._scan()[0]
-
 
 def _header_ok(header: bytes, key: str, shape: tuple[int, ...], dtype: np.dtype) -> bool:
     if len(header) != HEADER_SIZE:

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from dcvsr_protocol.errors import ModelError
 
+from ..jsonfile import read_object
 from ..model.layout import (
     DCVSR_JSON,
     FEATURE_EXTRACTOR,
@@ -33,8 +35,8 @@ from ..model.layout import (
     SCHEDULER,
     UNET,
     VAE,
+    build_folder,
     model_index,
-    work_dir,
     write_json,
 )
 from ..model.restorer import FOLDER as RESTORER
@@ -57,8 +59,8 @@ def write_checkpoint(out: Path, step: int, base: Path, unet: torch.nn.Module,
     from safetensors.torch import save_file
 
     dest = out / CHECKPOINTS / checkpoint_name(step)
-    work = work_dir(dest, "partial")
-    try:
+
+    def build(work: Path) -> None:
         for comp in (VAE, IMAGE_ENCODER, FEATURE_EXTRACTOR, SCHEDULER):
             if comp is VAE and not (base / comp.folder).is_dir():
                 continue  # a base whose latent space needs no VAE (dcvsr.json "latent")
@@ -77,12 +79,9 @@ def write_checkpoint(out: Path, step: int, base: Path, unet: torch.nn.Module,
         write_json(work / DATA_MANIFEST, manifest)
         write_state(work / STATE_DIR)
         write_json(work / DCVSR_JSON, info)  # last, as `pull` does: it marks a complete folder
-        if dest.exists():  # a save of this step that was interrupted after its rename
-            shutil.rmtree(dest)
-        work.rename(dest)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+
+    # An existing dest is a save of this step that was interrupted after its swap: replaced.
+    build_folder(dest, build)
     write_latest(out, step, dest)
     return dest
 
@@ -110,13 +109,10 @@ def latest_checkpoint(out: Path) -> Path | None:
     path = out / LATEST
     if not path.is_file():
         return None
-    from dcvsr_protocol.errors import ModelError
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        folder = out / data["checkpoint"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ModelError(f"{path}: unreadable ({e})") from e
+    data = read_object(path, ModelError, "checkpoint pointer")
+    if not isinstance(data.get("checkpoint"), str):
+        raise ModelError(f"checkpoint pointer {path}: names no \"checkpoint\" folder")
+    folder = out / data["checkpoint"]
     if not (folder / STATE_DIR).is_dir():
         raise ModelError(f"{path} names {folder}, which holds no training state")
     return folder

@@ -23,6 +23,7 @@ from dcvsr_protocol.errors import InputError
 
 from ..io.image_source import list_images
 from ..io.images import is_image_path
+from ..jsonfile import read_json
 
 KINDS = ("video", "photo", "photos")
 MANIFEST_FORMAT = 1
@@ -44,10 +45,7 @@ class Source:
 def read_sources(path: Path) -> list[dict[str, Any]]:
     """The raw entries of a sources file, each checked for a path and a licence."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: cannot read the sources list ({e})") from e
+    data = read_json(path, InputError, "sources list")
     if isinstance(data, dict):
         data = data.get("sources")
     if not isinstance(data, list) or not data:

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from dcvsr_protocol.errors import ModelError
 
+from ..jsonfile import read_json
+
 FORMAT = 1
 TENSORS, SIDECAR = "state.safetensors", "state.json"
 _SLOTS = ("step", "exp_avg", "exp_avg_sq")
@@ -44,10 +46,7 @@ def save_state(folder: Path, params: dict[str, torch.Tensor], ema: dict[str, tor
 
 def read_meta(folder: Path) -> dict[str, Any]:
     path = folder / SIDECAR
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelError(f"cannot read the training state {path}: {e}") from e
+    meta = read_json(path, ModelError, "training state")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelError(f"{path}: not a training state of format {FORMAT}")
     return meta

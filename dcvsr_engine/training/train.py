@@ -85,7 +85,7 @@ class Trainer:
         check_scheduler(model.scheduler)
         self.model = model
         self.vae_factor = model.latent.factor
-        self.settings = Settings.for_model(model.defaults)
+        self.settings = Settings.for_model(model.defaults())
 
         mode = config.unet if config.unet != "auto" else (FINETUNE if config.model else "tiny")
         if mode == FINETUNE:
@@ -274,7 +274,7 @@ class Trainer:
         info = make_info(c.name or f"dcvsr-{self.mode}-step{self.step}",
                          f"DC-VSR UNet trained with `dcvsr train` ({self.mode}) for {self.step} steps on "
                          f"{len(self.dataset.sources)} sources (licences: {licences}); "
-                         f"frozen components from {self.base}.", self.model.defaults,
+                         f"frozen components from {self.base}.", self.model.defaults(),
                          latent=self.model.info.get("latent"), presets=self.model.info.get("presets"))
         info["training"] = self._training_info()
         if "restorer" in self.model.info:  # how the base's restorer was fitted (scripts/fit_restorer.py)

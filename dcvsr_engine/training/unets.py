@@ -18,6 +18,7 @@ from ..jsonfile import read_object
 from ..model.nano import nano_unet_config
 from ..model.svd import DOWN_BLOCKS, UP_BLOCKS
 from ..model.tiny import tiny_unet_config
+from ..model.unet_fit import unet_misfits
 
 FINETUNE = "finetune"
 PRESETS = ("tiny", "small", "nano")
@@ -66,17 +67,7 @@ def check_fits(unet: torch.nn.Module, latent_space: Any, image_encoder: Any) -> 
 
     `latent_space` is the base's LatentSpace (model.latent).
     """
-    cfg = unet.config
-    latent, source = latent_space.channels, f"the base's {latent_space.kind} latent channels"
-    rules = [
-        (cfg.in_channels == 2 * latent, f"in_channels must be 2 x {source} ({latent})"),
-        (cfg.out_channels == latent, f"out_channels must be {source} ({latent})"),
-        (cfg.cross_attention_dim == image_encoder.config.projection_dim,
-         f"cross_attention_dim must be the image encoder's projection_dim "
-         f"({image_encoder.config.projection_dim})"),
-        (cfg.projection_class_embeddings_input_dim == 3 * cfg.addition_time_embed_dim,
-         "projection_class_embeddings_input_dim must be 3 x addition_time_embed_dim"),
-    ]
-    for ok, rule in rules:
-        if not ok:
-            raise ModelError(f"the UNet does not fit the base model: {rule}")
+    source = f"the base's {latent_space.kind} latent channels"
+    misfits = unet_misfits(unet.config, latent_space.channels, source, image_encoder.config.projection_dim)
+    if misfits:
+        raise ModelError(f"the UNet does not fit the base model: {misfits[0]}")

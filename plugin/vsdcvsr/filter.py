@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import bisect
 import functools
+import inspect
 import itertools
+import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,16 +49,120 @@ def _error(message: str) -> vs.Error:
     return vs.Error(f"{NAME}: {message}")
 
 
-SIGNATURE = options.signature()
+def _vs_argument_errors(function: Callable[..., vs.VideoNode]) -> Callable[..., vs.VideoNode]:
+    """Arguments that do not fit the signature give a vs.Error naming them, as every other mistake does."""
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    def checked(*args: Any, **kwargs: Any) -> vs.VideoNode:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise _error(f"{e}; the arguments are: {', '.join(signature.parameters)}") from None
+        return function(*args, **kwargs)
+
+    return checked
 
 
-def upscale(*args: Any, **kwargs: Any) -> vs.VideoNode:
-    try:
-        bound = SIGNATURE.bind(*args, **kwargs)
-    except TypeError as e:
-        raise _error(f"{e}; the arguments are: {', '.join(SIGNATURE.parameters)}") from None
-    bound.apply_defaults()
-    values = dict(bound.arguments)
+# The settings' names, types, defaults and help come from dcvsr_protocol.settings.Settings: written out
+# here for readers and editors, and tests/test_vsdcvsr.py fails when they drift apart from it
+# (options.docstring prints the docstring to paste).
+@_vs_argument_errors
+def upscale(clip: vs.VideoNode,
+            scale: float = 4.0,
+            *,
+            steps: int | None = None,
+            seed: int = 0,
+            footage: str = "auto",
+            tile_size: int | None = None,
+            tile_frames: int | None = None,
+            tile_overlap: float | None = None,
+            frame_overlap: float | None = None,
+            segment_frames: int | None = None,
+            guidance: float | None = None,
+            sap: bool = True,
+            tap: bool = True,
+            dssag: bool = True,
+            sap_stride: int | None = None,
+            sap_gather: str | None = None,
+            tap_frames: int | None = None,
+            dssag_rho: float | None = None,
+            dssag_direction: str | None = None,
+            dssag_gamma_max: float | None = None,
+            dssag_layers: str | None = None,
+            fps_id: int | None = None,
+            motion_bucket_id: int | None = None,
+            noise_aug_strength: float | None = None,
+            decode_chunk: int | None = None,
+            model: str | os.PathLike | None = None,
+            device: str | None = None,
+            dtype: str | None = None,
+            quality: str | None = None,
+            format: Any = None,
+            cuts: Sequence[int] | None = None,
+            scene_props: bool = True,
+            scene_detect: bool = True) -> vs.VideoNode:
+    """DC-VSR super-resolution of a VapourSynth clip, rendered by the dcvsr engine (started if none runs,
+    unless DCVSR_AUTOSTART=0). Returns a clip of the scaled size, with the same length, frame rate and frame
+    props, in the input's format unless `format` is given.
+
+    Settings (the dcvsr settings; None = the model's default):
+        scale (float, default 4.0): output size / input size
+        steps (int | None, default None): diffusion steps (Euler, Karras sigmas)
+        seed (int, default 0): noise seed; noise is a function of (seed, frame, latent position)
+        footage (str, default 'auto'): one of auto, clean, degraded; what the input is, for models with a
+            restorer (nano): 'clean' (sharp and noiseless, e.g. a downscale), 'degraded' (blurred, noisy or
+            compressed), 'auto' (unknown: a compromise between them)
+        tile_size (int | None, default None): spatial tile size in latent pixels (8 output pixels each)
+        tile_frames (int | None, default None): temporal tile (window) length in frames
+        tile_overlap (float | None, default None): spatial overlap of neighbouring tiles, as a fraction of
+            the tile
+        frame_overlap (float | None, default None): temporal overlap of neighbouring windows, as a fraction
+        segment_frames (int | None, default None): frames per canonical segment: memory is bounded by one
+            segment; TAP crosses segment boundaries forward only, through the carried state
+        guidance (float | None, default None): guidance scale s: eps' + (1+s)(eps - eps'); 0 skips the
+            unconditional pass
+        sap (bool, default True): spatial attention propagation on even steps
+        tap (bool, default True): temporal attention propagation on odd steps
+        dssag (bool, default True): detail-suppression self-attention in the unconditional branch
+        sap_stride (int | None, default None): SAP subsampling stride per axis of the gathered keys and
+            values
+        sap_gather (str | None, default None): one of previous, exact; where SAP's whole-frame keys and
+            values come from: 'exact' runs the paper's extra gather pass on every SAP step; 'previous'
+            reuses those recorded in the previous step's passes
+        tap_frames (int | None, default None): TAP: frames taken from the neighbouring window (largest key
+            std)
+        dssag_rho (float | None, default None): DSSAG schedule exponent rho
+        dssag_direction (str | None, default None): one of intent, literal; DSSAG schedule: 'intent' is
+            strongest at high noise, 'literal' follows the paper's formula read with i=0 as the noisiest
+            step
+        dssag_gamma_max (float | None, default None): DSSAG gamma at its strongest (0 makes DSSAG plain CFG)
+        dssag_layers (str | None, default None): one of spatial, propagation; layers whose unconditional
+            attention DSSAG flattens: every spatial self-attention ('spatial') or only SAP/TAP's four
+            ('propagation')
+        fps_id (int | None, default None): SVD added time id: frame rate minus one
+        motion_bucket_id (int | None, default None): SVD added time id: motion bucket
+        noise_aug_strength (float | None, default None): SVD added time id: conditioning noise strength
+        decode_chunk (int | None, default None): frames per VAE decode chunk (chunks start at segment
+            starts)
+    Engine session:
+        model: the model: an installed model's name or a model folder (None: the engine's default model)
+        device: the engine's device: 'cpu', 'cuda', 'cuda:1', 'mps' or 'auto' (None: the engine's choice)
+        dtype: the engine's compute type: 'fp32', 'fp16', 'bf16' or 'auto' (None: the engine's choice)
+        quality: 'full' (None) or 'preview': the model's fast preset, and the small CPU model 'nano' when no
+            model is named (for scrubbing a timeline; render the final with 'full')
+    Plugin:
+        format: output format (a vs.PresetVideoFormat, format id or VideoFormat); None: the input's format
+        cuts: first frames of new scenes (nothing is propagated across a cut); None: read from the clip's
+            _SceneChangePrev/_SceneChangeNext props when scene_props is True, else detected when
+            scene_detect is True
+        scene_props: read the scene-change props of every frame when upscale() is called (a full pass over
+            the source, done only when frame 0 carries them); False skips it
+        scene_detect: without cuts or scene-change props, detect the cuts with dcvsr's detector (the one
+            `dcvsr upscale` runs, so both cut a clip alike): a full pass over the source when upscale() is
+            called; False renders the clip as one shot
+    """
+    values = dict(locals())  # the arguments by name, exactly as the signature above gives them
     clip = values.pop("clip")
     try:
         settings = options.settings_for_engine(values)
@@ -75,12 +181,6 @@ def upscale(*args: Any, **kwargs: Any) -> vs.VideoNode:
     cuts = _cuts(clip, props, values["cuts"], values["scene_props"], values["scene_detect"])
     return _Graph.build(core, clip, in_fmt, out_fmt, props, settings, cuts)
 
-
-upscale.__signature__ = SIGNATURE  # type: ignore[attr-defined]
-upscale.__doc__ = options.docstring(
-    "DC-VSR super-resolution of a VapourSynth clip, rendered by the dcvsr engine (started if none runs, "
-    "unless DCVSR_AUTOSTART=0). Returns a clip of the scaled size, with the same length, frame rate and "
-    "frame props, in the input's format unless `format` is given.")
 
 
 # -- checks -------------------------------------------------------------------------------------------

@@ -1,13 +1,14 @@
-"""upscale()'s keyword arguments, generated from the one settings description (dcvsr_protocol.settings).
+"""upscale()'s keyword arguments, as the one settings description (dcvsr_protocol.settings) has them.
 
-Every field of `Settings` becomes a keyword argument of the same name. Its default is the dataclass
+Every field of `Settings` is a keyword argument of the same name. Its default is the dataclass
 default, or None for the fields a model's dcvsr.json may override (None: the model's default).
+upscale() writes them out; tests/test_vsdcvsr.py checks them against this module.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
+import textwrap
 from dataclasses import Field, fields
 from typing import Any
 
@@ -50,32 +51,30 @@ def _type_name(f: Field) -> str:
     return f.type if isinstance(f.type, str) else f.type.__name__
 
 
-def signature() -> inspect.Signature:
-    """clip, scale positional; every other argument keyword-only."""
-    P = inspect.Parameter
-    params = [P("clip", P.POSITIONAL_OR_KEYWORD)]
-    for f in setting_fields():
-        kind = P.POSITIONAL_OR_KEYWORD if f.name == "scale" else P.KEYWORD_ONLY
-        params.append(P(f.name, kind, default=default_of(f)))
-    if not any(p.name == "scale" for p in params):  # no settings description: still take a scale
-        params.append(P("scale", P.POSITIONAL_OR_KEYWORD, default=None))
-    params += [P(name, P.KEYWORD_ONLY, default=None) for name in SESSION_OPTIONS]
-    params += [P("format", P.KEYWORD_ONLY, default=None), P("cuts", P.KEYWORD_ONLY, default=None),
-               P("scene_props", P.KEYWORD_ONLY, default=True),
-               P("scene_detect", P.KEYWORD_ONLY, default=True)]
-    return inspect.Signature(params)
+def annotation_of(f: Field) -> str:
+    """The type upscale() declares for a setting: the field's, or None too where None means the model's
+    default."""
+    return f"{_type_name(f)} | None" if f.metadata["model_default"] else _type_name(f)
 
 
-def docstring(summary: str) -> str:
-    lines = [summary, "", "Settings (the dcvsr settings; None = the model's default):"]
+def docstring(summary: str, width: int = 104) -> str:
+    """upscale()'s docstring: the summary, then every argument with its type, default and help (the
+    settings' from Settings), wrapped to `width` (the source indents it by 4 within 110 columns)."""
+
+    def entry(text: str) -> list[str]:
+        return textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="        ")
+
+    lines = [*textwrap.wrap(summary, width), "", "Settings (the dcvsr settings; None = the model's default):"]
     for f in setting_fields():
         meta = f.metadata
         extra = f" one of {', '.join(meta['choices'])};" if meta["choices"] else ""
-        lines.append(f"    {f.name} ({_type_name(f)}, default {default_of(f)!r}):{extra} {meta['help']}")
+        lines += entry(f"{f.name} ({annotation_of(f)}, default {default_of(f)!r}):{extra} {meta['help']}")
     lines.append("Engine session:")
-    lines += [f"    {name}: {text}" for name, text in SESSION_OPTIONS.items()]
+    for name, text in SESSION_OPTIONS.items():
+        lines += entry(f"{name}: {text}")
     lines.append("Plugin:")
-    lines += [f"    {name}: {text}" for name, text in PLUGIN_OPTIONS.items()]
+    for name, text in PLUGIN_OPTIONS.items():
+        lines += entry(f"{name}: {text}")
     return "\n".join(lines)
 
 
