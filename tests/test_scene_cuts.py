@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dcvsr_protocol.errors import InputError
 from dcvsr_protocol.scenes import (
     CutListError,
     describe_cuts,
@@ -148,3 +149,18 @@ def test_no_state_crosses_the_cut(renders):
 def test_an_edl_renders_as_the_detected_cut(renders):
     assert np.array_equal(renders["edl"][1], renders["detected"][1])
     assert f"(file {Path(renders['edl'][0].args[4]).parent / 'cuts.edl'})" in renders["edl"][0].stderr
+
+
+def test_the_job_s_cut_list_from_a_file_detection_or_none(tmp_path):
+    from dcvsr_engine.io import clip_from_frames
+    from dcvsr_engine.io.scenes import scene_cuts
+
+    frames = list(city(CITY_CUT - 8, CITY_CUT + 8, FACTOR))
+    clip = clip_from_frames(frames, fps=25)
+    (tmp_path / "cuts.txt").write_text("00:00:00:05\n")
+    assert scene_cuts(clip).to_json() == {"cuts": [8], "origin": "detected"}
+    assert scene_cuts(clip, tmp_path / "cuts.txt").cuts == (5,)
+    assert scene_cuts(clip, detect=False).to_json() == {"cuts": [], "origin": "off"}
+    (tmp_path / "bad.txt").write_text("5 99\n")
+    with pytest.raises(InputError, match=r"bad\.txt: cuts at frames \[99\] lie outside"):
+        scene_cuts(clip, tmp_path / "bad.txt")
