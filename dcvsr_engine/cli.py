@@ -13,6 +13,8 @@ from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, add_arguments, o
 
 from .colour import cli as colour_cli
 from .io import scenes
+from .io.codecs import VIDEO_EXTENSIONS
+from .job.output import add_output_arguments
 from .model.layout import NANO
 from .model.quality import model_for
 
@@ -27,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dcvsr: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("dcvsr: interrupted; no output was written", file=sys.stderr)
+        print("dcvsr: interrupted; no output was written (the same command continues the job)",
+              file=sys.stderr)
         return 130
 
 
@@ -41,11 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcvsr", description="DC-VSR video super-resolution")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("upscale", help="upscale a video file or a folder of images",
-                        description="Upscale INPUT (a video file or a folder of images) into OUTPUT: "
-                        "a video file when it has a video extension, otherwise a folder of 16-bit PNGs.")
-    up.add_argument("input", type=Path)
-    up.add_argument("-o", "--output", type=Path, required=True)
+    up = sub.add_parser("upscale", help="upscale video files or folders of images",
+                        description="Upscale INPUT (a video file or a folder of images) into OUTPUT: a video "
+                        f"file when it ends in {', '.join(VIDEO_EXTENSIONS)}, a folder of 16-bit images "
+                        "when it has no suffix or ends in '/'. With several inputs (files, folders of "
+                        "videos, globs) OUTPUT is a folder and each input gets its own output there. A job "
+                        "interrupted in any way continues where it stopped when the same command runs "
+                        "again.")
+    up.add_argument("inputs", nargs="+", metavar="INPUT")
+    up.add_argument("-o", "--output", required=True, metavar="OUTPUT")
     up.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
     up.add_argument("--model", help="a model folder or an installed model's name (default: dc-vsr, or the "
                     "shipped nano model when dc-vsr is not installed)")
@@ -54,8 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     up.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     up.add_argument("--threads", type=int, help="torch CPU threads (part of what makes output bit-identical)")
-    up.add_argument("--codec", help="video codec of the output (default: by extension, e.g. libx264)")
-    up.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_arguments(up)
+    up.add_argument("--deinterlace", action="store_true",
+                    help="deinterlace interlaced input (FFmpeg's estdif, field by field); without it "
+                    "interlaced input is refused")
+    up.add_argument("--restart", action="store_true",
+                    help="discard the journal of an earlier interrupted run of this job and start afresh")
+    up.add_argument("--dry-run", action="store_true",
+                    help="check every input and output, print what would be done with an estimated time "
+                    "(measured on a few frames of the first input), and write nothing")
+    up.add_argument("--quiet", action="store_true", help="no progress bars")
+    up.add_argument("--progress", choices=("bar", "json"), default="bar",
+                    help="json: one JSON object per line on standard output, for scripts and render managers")
     colour_cli.add_arguments(up)
     scenes.add_arguments(up)
     add_arguments(up)
@@ -105,12 +122,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_upscale(args: argparse.Namespace) -> int:
-    from .io import check_output, open_clip, open_writer
+    from .job.batch import check_job, fail, plan_jobs, summary_table
+    from .job.output import output_request
 
-    # Output and input are checked before torch is imported (seconds), so these mistakes fail at once.
-    check_output(args.output, args.overwrite)
-    clip = open_clip(args.input)
-    colour = colour_cli.from_args(clip.colour, clip.width, clip.height, args)
+    # Outputs and inputs are checked before torch is imported (seconds), so these mistakes fail at once.
+    request = output_request(args)
+    jobs = plan_jobs(args.inputs, args.output, request)
+    single = len(jobs) == 1
+    colours = {}  # each job's colour conversion (OpenColorIO), checked here like the rest
+    for job in jobs:
+        try:
+            check_job(job, request, args.overwrite, args.deinterlace)
+            colours[job.source] = colour_cli.job_colour(job.clip, args)
+        except DCVSRError as exc:
+            if single:
+                raise
+            fail(job, exc)
+    ready = [job for job in jobs if job.status == "pending"]
+    if not ready:
+        print(summary_table(jobs), file=sys.stderr)
+        return 2
 
     import torch
 
@@ -121,7 +152,64 @@ def run_upscale(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
     sampler = DCVSRSampler.open(model, args.quality, **overrides_from_args(args))
-    geo = sampler.plan.geometry(clip.height, clip.width)
+    _model_notes(model, args)
+    if args.dry_run:
+        from .job.estimate import dry_run
+
+        dry_run(jobs, sampler, request)
+        return 0 if len(ready) == len(jobs) else 2
+    _render_all(jobs, sampler, request, args, colours)
+    if not single:
+        print(summary_table(jobs), file=sys.stderr)
+    return 0 if all(job.status in ("done", "resumed") for job in jobs) else 2
+
+
+def _render_all(jobs: list, sampler, request, args: argparse.Namespace, colours: dict) -> None:
+    from .job.batch import fail
+    from .job.output import output_spec
+    from .job.progress import make_progress
+    from .job.render import render_job
+
+    single = len(jobs) == 1
+    ready = [job for job in jobs if job.status == "pending"]
+    progress = make_progress(args.progress, args.quiet, len(jobs), sum(job.clip.num_frames for job in ready))
+    model = sampler.model
+    dtype = str(model.dtype).removeprefix("torch.")
+    try:
+        for job in ready:
+            clip = job.clip
+            started = time.monotonic()
+            try:
+                geo = sampler.plan.geometry(clip.height, clip.width)
+                spec = output_spec(job.output_name, job.output, geo.out_w, geo.out_h, request)
+                print(f"dcvsr: {job.source}: {clip.width}x{clip.height} -> {geo.out_w}x{geo.out_h}, "
+                      f"{clip.num_frames} frames, model {model.path} on {model.device} ({dtype})",
+                      file=sys.stderr)
+                colour, cuts = colours[job.source], scenes.from_args(clip, args)
+                for line in [*colour.describe(spec.video), cuts.describe(clip)]:
+                    print(f"dcvsr: {line}", file=sys.stderr)
+                resumed = render_job(clip, job.info, sampler, spec, list(cuts.cuts), progress,
+                                     overwrite=args.overwrite, restart=args.restart, colour=colour)
+            except DCVSRError as exc:
+                progress.end_job("failed", str(exc))
+                if single:
+                    raise
+                fail(job, exc)
+                print(f"dcvsr: error: {exc}", file=sys.stderr)
+                continue
+            job.seconds = time.monotonic() - started
+            job.status = "resumed" if resumed else "done"
+            progress.end_job("done")
+            print(f"dcvsr: wrote {job.output} ({clip.num_frames} frames in {job.seconds:.1f} s, "
+                  f"{job.seconds / clip.num_frames:.2f} s/frame{', resumed' if resumed else ''})",
+                  file=sys.stderr)
+    finally:
+        progress.summary(sum(j.status in ("done", "resumed") for j in jobs),
+                         sum(j.status == "failed" for j in jobs))
+        progress.close()
+
+
+def _model_notes(model, args: argparse.Namespace) -> None:
     if model.info.get("name") == "tiny":
         print("dcvsr: note: the tiny model is random; its output only demonstrates the pipeline",
               file=sys.stderr)
@@ -129,37 +217,6 @@ def run_upscale(args: argparse.Namespace) -> int:
         print("dcvsr: note: no DC-VSR weights are installed, so this runs the small nano model shipped with "
               "dcvsr (`dcvsr models pull dc-vsr` where a GPU is available for the full model)",
               file=sys.stderr)
-    dtype = str(model.dtype).removeprefix("torch.")
-    print(f"dcvsr: {clip.width}x{clip.height} -> {geo.out_w}x{geo.out_h}, {clip.num_frames} frames, "
-          f"model {model.path} on {model.device} ({dtype})", file=sys.stderr)
-    for line in colour.describe():
-        print(f"dcvsr: {line}", file=sys.stderr)
-    cuts = scenes.from_args(clip, args)
-    print(f"dcvsr: {cuts.describe(clip)}", file=sys.stderr)
-
-    bar = _progress_bar(clip.num_frames, args.quiet)
-    started = time.monotonic()
-    tags = colour.tagged(clip.colour) if clip.kind == "video" else None
-    with open_writer(args.output, geo.out_w, geo.out_h, clip.fps, tags, args.overwrite,
-                     codec=args.codec) as writer:
-        def progress(segment, done, total):
-            bar.update(segment.start + segment.frames * done / total - bar.n)
-
-        frames = map(colour.to_model, clip.frames())
-        for frame in sampler.upscale(frames, clip.num_frames, cuts.cuts, progress=progress):
-            writer.write(colour.from_model(frame))
-    bar.close()
-    elapsed = time.monotonic() - started
-    print(f"dcvsr: wrote {args.output} ({clip.num_frames} frames in {elapsed:.1f} s, "
-          f"{elapsed / clip.num_frames:.2f} s/frame)", file=sys.stderr)
-    return 0
-
-
-def _progress_bar(total: int, quiet: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="frame", disable=quiet, dynamic_ncols=True,
-                bar_format="{l_bar}{bar}| {n:.1f}/{total} frames [{elapsed}<{remaining}, {rate_fmt}]")
 
 
 def run_eval(args: argparse.Namespace) -> int:

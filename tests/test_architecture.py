@@ -43,7 +43,7 @@ ENGINE_LAYERS = [
     {"dcvsr_engine", "dcvsr_engine.jsonfile", "dcvsr_engine.io", "dcvsr_engine.colour"},
     {"dcvsr_engine.model", "dcvsr_engine.attention"},
     {"dcvsr_engine.sampler"},
-    {"dcvsr_engine.server", "dcvsr_engine.evaluation", "dcvsr_engine.training"},
+    {"dcvsr_engine.server", "dcvsr_engine.evaluation", "dcvsr_engine.training", "dcvsr_engine.job"},
     {"dcvsr_engine.cli"},
 ]
 

@@ -160,7 +160,7 @@ def test_video_to_mp4(batch):
     assert (clip.kind, clip.num_frames, clip.width, clip.height) == ("video", 5, 40, 32)
     assert leftovers(out.parent) == []
     # The progress bar counts frames and reaches the end; the summary names the output.
-    assert "5.0/5 frames" in result.stderr, result.stderr
+    assert "5/5 frames" in result.stderr, result.stderr
     assert f"wrote {out} (5 frames" in result.stderr
 
 
@@ -241,8 +241,8 @@ def _default_sigint() -> None:
 
 
 def test_interrupt_leaves_nothing(tiny_model_dir, tmp_path):
-    """SIGINT (video output) and SIGTERM (image folder output) mid-run, once the partial output
-    exists: a prompt exit with the CLI's status, no output and no temporary files."""
+    """SIGINT (video output) and SIGTERM (image folder output) mid-run, once the job has begun: a
+    prompt exit with the CLI's status, no output, nothing but the job's journal."""
     video = write_video(tmp_path / "long.mkv", frames(96, 24, 24))
     env = cli_env(tmp_path / "no_models")
     runs = {}
@@ -278,7 +278,10 @@ def test_interrupt_leaves_nothing(tiny_model_dir, tmp_path):
             assert "wrote" not in stderr
             if sig == signal.SIGINT:
                 assert "interrupted; no output was written" in stderr
-            assert list(folder.iterdir()) == [], f"{sig.name}: left {list(folder.iterdir())}"
+            # Only the job's journal stays, so that the same command continues (tests/test_job_resume.py).
+            left = [p.name for p in folder.iterdir()]
+            assert left == [f".{name}.dcvsr-job"], f"{sig.name}: left {left}"
+            assert (folder / left[0] / "journal.json").is_file()
     finally:
         for proc, _, log in runs.values():
             if proc.poll() is None:

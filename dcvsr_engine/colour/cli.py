@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from typing import Protocol
 
 from dcvsr_protocol.colour import ColourTags
 
 from .config import CONFIG, config
 from .model_space import ModelColour
+
+
+class _Clip(Protocol):  # what is read of an io.Clip (colour sits below io in the layers)
+    colour: ColourTags
+    width: int
+    height: int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +30,11 @@ def from_args(tags: ColourTags, width: int, height: int, args: argparse.Namespac
     """The conversion for a clip with these tags and size, as the flags ask."""
     return ModelColour.for_clip(tags.transfer, tags.primaries, width, height, args.input_colorspace,
                                 args.output_colorspace)
+
+
+def job_colour(clip: _Clip, args: argparse.Namespace) -> ModelColour:
+    """The conversion for a job's clip (a video's tags, an image sequence's sRGB)."""
+    return from_args(clip.colour, clip.width, clip.height, args)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

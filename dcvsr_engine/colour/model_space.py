@@ -15,8 +15,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import av
 import numpy as np
 import PyOpenColorIO as ocio
 from dcvsr_protocol.errors import InputError
@@ -118,12 +119,21 @@ class ModelColour:
         transfer, primaries = self.output_tags
         return dataclasses.replace(tags, transfer=transfer, primaries=primaries)
 
-    def describe(self) -> list[str]:
-        """Log lines: the spaces, the mapping and the assumptions."""
-        mapping = " with the invertible highlight roll-off (docs: colour)" if self.headroom else ""
+    def describe(self, video: Any = None) -> list[str]:
+        """Log lines: the spaces, the mapping and the assumptions; with the output's video format (an
+        object with a `pix_fmt`), a warning when an HDR output is written in fewer than 10 bits."""
+        mapping = " with the invertible highlight roll-off (docs/colour.md)" if self.headroom else ""
         lines = [f"colour: {self.source} -> the model's {self.model}{mapping} -> {self.output} "
                  f"(OpenColorIO {ocio.__version__}, {CONFIG})"]
-        return lines + [f"colour: {note}" for note in self.notes]
+        lines += [f"colour: {note}" for note in self.notes]
+        if video is not None and encoding(self.output) == "hdr-video" and _bits(video.pix_fmt) < 10:
+            lines.append(f"colour: warning: {self.output} in {video.pix_fmt} ({_bits(video.pix_fmt)} bits) "
+                         "bands visibly: give --pix-fmt yuv420p10le (libx264, libx265) or --preset archive")
+        return lines
+
+
+def _bits(pix_fmt: str) -> int:
+    return av.VideoFormat(pix_fmt).components[0].bits
 
 
 def _inverted(transform: ocio.GroupTransform) -> ocio.GroupTransform:

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from dcvsr_protocol.errors import OutputError
 
-from .codecs import is_video_path
+from .codecs import is_video_path, output_kind
 
 PARTIAL_MARK = ".dcvsr-partial-"
 _OLD_MARK = ".dcvsr-old-"
 # Only folders that look like an earlier image-sequence output may be replaced wholesale.
-_FRAME_FILE = re.compile(r"frame_\d+\.png")
+_FRAME_FILE = re.compile(r"frame_\d+\.(png|tif)")
 
 
 def partial_name(path: Path, mark: str = PARTIAL_MARK) -> Path:
@@ -32,13 +32,15 @@ def partial_name(path: Path, mark: str = PARTIAL_MARK) -> Path:
 def check_output(path: str | PathLike[str], overwrite: bool = False) -> Path:
     """Fail early, before a long job, if `path` could not be written; returns it as a Path.
 
-    The folder that will hold the output must exist and be writable. An existing output is
+    The name must be a video file or a folder (see codecs.output_kind). The folder that will
+    hold the output must exist and be writable. An existing output is
     an error unless `overwrite`; even then a file is never replaced by an image folder or the
     reverse, and a folder is only replaced if it holds nothing but frame_NNNNNN.png files.
     """
     target = Path(path)
     if target.name in ("", ".", ".."):
         raise OutputError(f"{path}: not a usable output name")
+    output_kind(os.fspath(path))  # an unknown suffix is a typo, not a folder name
     folder = target.parent
     if not folder.is_dir():
         raise OutputError(f"output folder {folder} does not exist (create it first)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from dcvsr_protocol.colour import FULL, LIMITED, ColourTags
 from dcvsr_protocol.errors import OutputError
 
 from .avframe import rgb_to_frame
-from .codecs import CODEC_TAGS, CONTAINER_OPTIONS, MUXERS, choose_encoder
+from .codecs import MUXER_OPTIONS, VideoFormat
 from .colour import BT709, MATRIX_BT709, MATRIX_BT2020_CL, MATRIX_BT2020_NCL, MATRIX_RGB, YUV_MATRICES
 
 _RANGE_CODES = {LIMITED: 1, FULL: 2}  # FFmpeg AVColorRange
@@ -35,62 +34,76 @@ def output_colour(colour: ColourTags | None, rgb_pixels: bool) -> ColourTags:
 
 
 class VideoSink:
-    """Writes to `partial` using the muxer for `suffix`; close() finishes the file."""
+    """Encodes frames into `partial` with the FFmpeg muxer `muxer`; close() finishes the file.
+
+    `time_base` is the stream's (default 1/fps); frames get pts 0, 1, 2... in frames unless
+    `write` is given each frame's own timestamp in `time_base` units (variable frame rate).
+    """
 
     def __init__(
         self,
         partial: Path,
-        suffix: str,
+        muxer: str,
+        fmt: VideoFormat,
         width: int,
         height: int,
         fps: Fraction,
         colour: ColourTags | None,
-        codec: str | None,
-        options: Mapping[str, str] | None,
+        *,
+        time_base: Fraction | None = None,
+        sample_aspect: Fraction | None = None,
     ) -> None:
-        encoder, pix_fmt = choose_encoder(suffix, codec, width, height)
-        self.codec = encoder.codec
-        self.pix_fmt = pix_fmt
-        self.colour = output_colour(colour, rgb_pixels=pix_fmt.startswith("gbrp"))
-        opts = {**encoder.options, **CONTAINER_OPTIONS.get((suffix, encoder.codec), {}), **(options or {})}
+        self.codec = fmt.codec
+        self.pix_fmt = fmt.pix_fmt
+        self.colour = output_colour(colour, rgb_pixels=fmt.pix_fmt.startswith("gbrp"))
         try:
             # Created now, not at the first encoded packet, so the name is taken and a
             # permission problem shows before any frame is computed.
             partial.touch(exist_ok=False)
-            self._container = av.open(str(partial), "w", format=MUXERS[suffix])
+            self._container = av.open(str(partial), "w", format=muxer, options=MUXER_OPTIONS)
         except (av.FFmpegError, OSError) as exc:
             raise OutputError(f"{partial.parent}: cannot create the output file ({exc})") from exc
         try:
-            stream = self._container.add_stream(encoder.codec, rate=fps)
-            stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-            stream.time_base = 1 / fps
-            stream.options = opts
+            stream = self._container.add_stream(fmt.codec, rate=fps)
+            stream.width, stream.height, stream.pix_fmt = width, height, fmt.pix_fmt
+            stream.time_base = time_base or 1 / fps
+            stream.options = dict(fmt.options)
             cc = stream.codec_context
+            cc.time_base = stream.time_base  # frames' pts are in the stream's units
             cc.colorspace = self.colour.matrix
             cc.color_range = _RANGE_CODES[self.colour.range]
             cc.color_trc = self.colour.transfer
             cc.color_primaries = self.colour.primaries
-            tag = CODEC_TAGS.get((suffix, encoder.codec))
-            if tag:
-                cc.codec_tag = tag
+            if sample_aspect:
+                cc.sample_aspect_ratio = sample_aspect
+            if fmt.codec_tag:
+                cc.codec_tag = fmt.codec_tag
         except BaseException:
             self._container.close()
             raise
         self._stream = stream
         self._count = 0
 
-    def write(self, rgb: np.ndarray) -> None:
+    def write(self, rgb: np.ndarray, pts: int | None = None, duration: int | None = None) -> list[int]:
+        """Encode one frame; returns the timestamps of the packets this produced, in decode order."""
         frame = rgb_to_frame(rgb, self.pix_fmt, self.colour.matrix, self.colour.full_range)
-        frame.pts = self._count
+        frame.pts = self._count if pts is None else pts
+        if duration:
+            frame.duration = duration
         frame.colorspace = self.colour.matrix
         frame.color_range = _RANGE_CODES[self.colour.range]
-        self._container.mux(self._stream.encode(frame))
         self._count += 1
+        return self._mux(self._stream.encode(frame))
 
-    def close(self) -> None:
-        """Flush the encoder and write the trailer (moov atom, cues)."""
+    def _mux(self, packets: list[av.Packet]) -> list[int]:
+        stamps = [p.pts for p in packets]  # read first: muxing hands the packets to FFmpeg
+        self._container.mux(packets)
+        return stamps
+
+    def close(self) -> list[int]:
+        """Flush the encoder and write the trailer (moov atom, cues); returns the flushed packets' pts."""
         try:
-            self._container.mux(self._stream.encode(None))
+            return self._mux(self._stream.encode(None))
         finally:
             self._container.close()
 

@@ -21,9 +21,9 @@ from dcvsr_protocol.colour import ColourTags
 from dcvsr_protocol.errors import InputError, OutputError
 
 from .atomic import check_output, commit, partial_name, remove_path
-from .codecs import is_video_path
+from .codecs import MUXERS, is_video_path, video_format
 from .colour import SRGB
-from .png_sink import PngFolderSink
+from .image_sink import ImageFolderSink
 from .reader import as_fps
 from .validate import as_rgb_frame
 from .video_sink import VideoSink
@@ -56,8 +56,10 @@ class ClipWriter:
         self._cleanup = weakref.finalize(self, remove_path, self.partial)
         try:
             if self.is_video:
-                self._sink: VideoSink | PngFolderSink = VideoSink(
-                    self.partial, path.suffix.lower(), width, height, fps, colour, codec, options
+                suffix = path.suffix.lower()
+                fmt = video_format(suffix, width, height, codec=codec, options=dict(options or {}))
+                self._sink: VideoSink | ImageFolderSink = VideoSink(
+                    self.partial, MUXERS[suffix], fmt, width, height, fps, colour
                 )
                 self.colour = self._sink.colour
             else:
@@ -65,7 +67,7 @@ class ClipWriter:
                     raise OutputError(
                         f"{path}: image folders are written as PNG; codec {codec!r} does not apply"
                     )
-                self._sink = PngFolderSink(self.partial, width, height)
+                self._sink = ImageFolderSink(self.partial, width, height)
                 self.colour = SRGB
         except BaseException:
             self._cleanup()

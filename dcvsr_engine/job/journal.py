@@ -1,0 +1,133 @@
+"""The journal of a job: what lets the same command continue after a kill, a crash or a reboot.
+
+It lives in a hidden folder beside the output (`.NAME.dcvsr-job/`) with the job's chunks and
+carried states, and records the job's identity (input, output format, settings, model,
+device, dtype, threads, streams kept), its cut list and segments, each finished segment's
+chunk, and which carried TAP state feeds the next segment. Every file is written under a
+temporary name, flushed to disk (fsync), then renamed, and the folder is synced after each
+rename, so after a power cut the journal names only files that are complete on disk.
+
+A segment is finished when its chunk and the state carried out of it are on disk and the
+journal says so; anything else in the folder is redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dcvsr_protocol.errors import OutputError
+
+from ..io.atomic import remove_path
+
+FORMAT = 1
+JOB_MARK = ".dcvsr-job"
+_NAME = "journal.json"
+
+
+def job_folder(output: Path) -> Path:
+    return output.with_name(f".{output.name}{JOB_MARK}")
+
+
+def identity_key(identity: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def durable_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Run `write(temporary path)`, flush the file to disk, rename it to `path`, sync the folder."""
+    tmp = path.with_name(path.name + ".tmp")
+    remove_path(tmp)
+    write(tmp)
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    sync_folder(path.parent)
+
+
+@dataclass
+class Journal:
+    folder: Path
+    identity: dict[str, Any]
+    cuts: list[int]
+    segments: list[list[int]]                  # [start, stop, context] per segment
+    done: dict[int, dict[str, Any]] = field(default_factory=dict)  # segment -> its chunk's record
+    carry: dict[int, str] = field(default_factory=dict)           # segment -> state file feeding it
+
+    @property
+    def key(self) -> str:
+        return identity_key(self.identity)
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def save(self) -> None:
+        data = {"format": FORMAT, "key": self.key, "identity": self.identity, "cuts": self.cuts,
+                "segments": self.segments, "done": {str(k): v for k, v in sorted(self.done.items())},
+                "carry": {str(k): v for k, v in sorted(self.carry.items())}}
+        text = json.dumps(data, indent=1, sort_keys=True)
+        durable_write(self.folder / _NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def first_unfinished(self) -> int:
+        k = 0
+        while k in self.done:
+            k += 1
+        return k
+
+
+def open_journal(output: Path, identity: dict[str, Any], cuts: list[int], segments: list[list[int]],
+                 restart: bool) -> tuple[Journal, bool]:
+    """The job's journal: the one on disk when it belongs to this very job (resumed: True), else a
+    fresh one in an emptied folder."""
+    folder = job_folder(output)
+    fresh = Journal(folder, identity, list(cuts), segments)
+    old = _load(folder)
+    if not restart and old is not None and old.get("key") == fresh.key and old.get("cuts") == fresh.cuts \
+            and old.get("segments") == segments:
+        fresh.done = {int(k): v for k, v in old["done"].items()}
+        fresh.carry = {int(k): v for k, v in old["carry"].items()}
+        # Only a complete prefix of segments counts; later ones (none in practice) are redone.
+        first = fresh.first_unfinished()
+        fresh.done = {k: v for k, v in fresh.done.items() if k < first}
+        needs_carry = first < len(segments) and segments[first][2] > 0
+        carried = first in fresh.carry and (folder / fresh.carry[first]).is_file()
+        if all(_intact(folder / v["chunk"], v["bytes"]) for v in fresh.done.values()) and \
+                (carried or not needs_carry):
+            return fresh, bool(fresh.done)
+    remove_path(folder)
+    try:
+        folder.mkdir()
+    except OSError as exc:
+        raise OutputError(f"{folder.parent}: cannot create the job folder {folder.name} ({exc})") from exc
+    fresh.done, fresh.carry = {}, {}
+    fresh.save()
+    return fresh, False
+
+
+def _intact(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except OSError:
+        return False
+
+
+def _load(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((folder / _NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    return data

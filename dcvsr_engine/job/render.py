@@ -1,0 +1,215 @@
+"""One upscale job: a clip through the sampler into an output, resumable and bit-identical.
+
+The clip is rendered as its canonical segments (sampler/segments.py) in order. Each segment's
+frames are encoded into a chunk of their own (a fresh encoder: a closed group of pictures), or
+written as images; then the state TAP carries into the next segment is saved, and the journal
+records the segment as finished (journal.py). A run that finds the journal of the same job
+continues at the first unfinished segment with the carried state it saved, so an interrupted
+job and an uninterrupted one compute and encode the same segments the same way. At the end
+the chunks are joined by stream copy with the input's sound, subtitles, chapters and metadata
+(io/join.py), and the result is renamed into place in one step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import torch
+from dcvsr_protocol.colour import ColourTags
+from dcvsr_protocol.errors import DCVSRError, OutputError
+
+from ..colour import ModelColour
+from ..io.atomic import commit, remove_path
+from ..io.clip import Clip
+from ..io.image_sink import ImageFolderSink, frame_file
+from ..io.join import CHUNK_MUXER, Chunk, decode_delay, join_chunks
+from ..io.probe import SourceInfo
+from ..io.video_sink import VideoSink
+from ..sampler.carry import CarriedState
+from ..sampler.pipeline import DCVSRSampler, check_frame
+from ..sampler.segments import Segment
+from .journal import Journal, durable_write, open_journal, sync_folder
+from .output import OutputSpec
+from .progress import Progress
+
+_FRAMES = "frames"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Output frame i's presentation time is stamps[i] in time_base units (the input's)."""
+
+    stamps: np.ndarray
+    time_base: Fraction
+
+
+@dataclass(frozen=True)
+class Picture:
+    """How the encoded frames are described: nominal rate, colour tags, sample aspect ratio."""
+
+    fps: Fraction
+    colour: ColourTags | None
+    sample_aspect: Fraction | None
+
+
+def timing(clip: Clip, source: SourceInfo | None) -> Timing:
+    if source is not None and source.pts is not None and len(source.pts) == clip.num_frames:
+        return Timing(source.pts, source.time_base)
+    return Timing(np.arange(clip.num_frames, dtype=np.int64), 1 / clip.fps)
+
+
+def job_identity(clip: Clip, sampler: DCVSRSampler, spec: OutputSpec,
+                 extra: dict[str, Any]) -> dict[str, Any]:
+    """Everything that decides the output's bytes; a journal made with anything else is not resumed."""
+    geo = sampler.plan.geometry(clip.height, clip.width)
+    source: dict[str, Any] = {"kind": clip.kind, "frames": clip.num_frames}
+    if clip.source is not None:
+        st = clip.source.stat()
+        source.update(path=str(clip.source.resolve()), bytes=st.st_size, mtime_ns=st.st_mtime_ns)
+    return {"input": source, "output": spec.to_dict(), "settings": sampler.settings.to_dict(),
+            "chain": sampler.chain_key(geo), "device": str(sampler.model.device),
+            "threads": torch.get_num_threads(), **extra}
+
+
+def render_job(
+    clip: Clip,
+    source: SourceInfo | None,
+    sampler: DCVSRSampler,
+    spec: OutputSpec,
+    cuts: list[int],
+    progress: Progress,
+    *,
+    overwrite: bool = False,
+    restart: bool = False,
+    identity: dict[str, Any] | None = None,
+    colour: ModelColour,
+) -> bool:
+    """Render `clip` into `spec.path`; returns whether an earlier run's work was resumed.
+
+    `colour` converts the frames into the model's encoding and the output back (colour/, OpenColorIO).
+    """
+    geo = sampler.plan.geometry(clip.height, clip.width)
+    segments = sampler.plan.segments(clip.num_frames, cuts)
+    layout = [[s.start, s.stop, s.context] for s in segments]
+    ident = identity or job_identity(clip, sampler, spec, {"colour": colour.key})
+    journal, resumed = open_journal(spec.path, ident, sorted(cuts), layout, restart)
+    when = timing(clip, source)
+    picture = Picture(clip.fps, colour.tagged(clip.colour) if clip.kind == "video" else None,
+                      source.sample_aspect if source is not None else None)
+    first = journal.first_unfinished()
+    progress_frames = segments[first].start if first < len(segments) else clip.num_frames
+    progress.start_job(progress.job + 1, str(clip.source), str(spec.path), clip.num_frames, progress_frames)
+    try:
+        for seg in segments[first:]:
+            _render_segment(clip, sampler, geo, segments, seg, journal, spec, when, picture, progress, colour)
+        _finish(journal, spec, segments, when, picture, source, overwrite)
+    except DCVSRError:
+        # Bad input or an unwritable output: running again would not help. An interruption
+        # (KeyboardInterrupt, SIGTERM, SIGKILL) keeps the journal, so the same command continues.
+        remove_path(journal.folder)
+        raise
+    return resumed
+
+
+def _render_segment(clip: Clip, sampler: DCVSRSampler, geo: Any, segments: list[Segment], seg: Segment,
+                    journal: Journal, spec: OutputSpec, when: Timing, picture: Picture,
+                    progress: Progress, colour: ModelColour) -> None:
+    decoded = clip.frames(seg.start, seg.stop)
+    frames = np.stack([colour.to_model(check_frame(f, seg.start + i, geo)) for i, f in enumerate(decoded)])
+    carry = CarriedState.load(journal.path(journal.carry[seg.index])) if seg.context else None
+    following = segments[seg.index + 1].context if seg.index + 1 < len(segments) else 0
+    out, new_carry = sampler.render_segment(seg, frames, geo, carry, following)
+    out = np.stack([colour.from_model(f) for f in out])
+    record = (_write_chunk(journal, spec, seg, out, when, picture, progress) if spec.kind == "video"
+              else _write_images(journal, spec, seg, out, progress))
+    if new_carry is not None:
+        name = f"carry_{seg.index + 1:05d}.safetensors"
+        durable_write(journal.path(name), new_carry.save)
+        journal.carry[seg.index + 1] = name
+    journal.done[seg.index] = record
+    old = journal.carry.pop(seg.index, None)
+    journal.save()
+    if old is not None:
+        remove_path(journal.path(old))  # only the newest state is ever needed
+
+
+def _write_chunk(journal: Journal, spec: OutputSpec, seg: Segment, out: np.ndarray, when: Timing,
+                 picture: Picture, progress: Progress) -> dict[str, Any]:
+    name = f"chunk_{seg.index:05d}.mkv"
+    path = journal.path(name)
+    tmp = path.with_name(name + ".tmp")
+    remove_path(tmp)
+    h, w = out.shape[1:3]
+    sink = VideoSink(tmp, CHUNK_MUXER, spec.video, w, h, picture.fps, picture.colour,
+                     time_base=when.time_base, sample_aspect=picture.sample_aspect)
+    stamps: list[int] = []
+    try:
+        for i, frame in enumerate(out):
+            index = seg.start + i
+            last = index + 1 == len(when.stamps)
+            duration = None if last else int(when.stamps[index + 1] - when.stamps[index])
+            stamps += sink.write(frame, int(when.stamps[index]), duration)
+            progress.frame_done()
+        stamps += sink.close()
+    except BaseException:
+        sink.abort()
+        remove_path(tmp)
+        raise
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    sync_folder(path.parent)
+    return {"chunk": name, "bytes": path.stat().st_size, "frames": seg.frames, "delay": decode_delay(stamps)}
+
+
+def _write_images(journal: Journal, spec: OutputSpec, seg: Segment, out: np.ndarray,
+                  progress: Progress) -> dict[str, Any]:
+    folder = journal.path(_FRAMES)
+    h, w = out.shape[1:3]
+    sink = ImageFolderSink(folder, w, h, spec.image_codec, start=seg.start)
+    for frame in out:
+        sink.write(frame)
+        progress.frame_done()
+    for index in range(seg.start, seg.stop):
+        with open(folder / frame_file(index, spec.image_codec), "rb+") as fh:
+            os.fsync(fh.fileno())
+    sync_folder(folder)
+    return {"images": spec.image_codec, "frames": seg.frames}
+
+
+def _finish(journal: Journal, spec: OutputSpec, segments: list[Segment], when: Timing, picture: Picture,
+            source: SourceInfo | None, overwrite: bool) -> None:
+    if spec.kind == "images":
+        result = journal.path(_FRAMES)
+    else:
+        chunks = [Chunk(journal.path(r["chunk"]), s.start, s.frames, r["delay"])
+                  for s, r in zip(segments, (journal.done[s.index] for s in segments), strict=True)]
+        result = journal.path("output" + spec.suffix)
+        remove_path(result)
+        kept = source.kept(spec.request.drop) if source is not None else ()
+        request = spec.request
+        if source is not None and not (request.chapters and request.metadata):
+            source = _without(source, chapters=not request.chapters, metadata=not request.metadata)
+        try:
+            join_chunks(result, spec.suffix, chunks, when.stamps, when.time_base, picture.fps, source, kept)
+            with open(result, "rb+") as fh:
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise OutputError(f"{spec.path}: joining the chunks failed ({exc})") from exc
+    try:
+        commit(result, spec.path, overwrite)
+    except OSError as exc:
+        raise OutputError(f"{spec.path}: moving the result into place failed ({exc})") from exc
+    remove_path(journal.folder)
+
+
+def _without(source: SourceInfo, chapters: bool, metadata: bool) -> SourceInfo:
+    from dataclasses import replace
+
+    return replace(source, chapters=() if chapters else source.chapters,
+                   metadata={} if metadata else source.metadata,
+                   video_metadata={} if metadata else source.video_metadata)
