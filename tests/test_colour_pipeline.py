@@ -8,9 +8,10 @@ computed here, and the output file's pixels and tags with the input's.
 
 Tolerances (per format, on [0, 1] values): 8-bit inputs are encoded here by swscale, whose
 fixed-point Y'CbCr maths is off by up to ~1.5 code values, so the model's input is checked within
-2.5/255 of the RGB given to swscale; the output, re-read the same way as the input, within 1e-3;
-10-bit PQ and HLG ramps round-trip within one 10-bit code value (1/1023) and the values the model
-receives equal OpenColorIO's within 1e-4.
+2.5/255 of the RGB given to swscale; the output (8-bit 4:4:4, the input's matrix and range), re-read
+the same way as the input, within 1e-3; 10-bit PQ and HLG ramps written back as 10-bit 4:4:4
+round-trip within one 10-bit code value (1/1023), and the values the model receives equal
+OpenColorIO's within 1e-4.
 """
 
 from __future__ import annotations
@@ -131,13 +132,13 @@ def apply(proc: ocio.CPUProcessor, values: np.ndarray) -> np.ndarray:
 def test_sdr_reaches_the_model_as_its_rgb_and_comes_back(name, matrix, transfer, primaries, full, tmp_path,
                                                           tiny_model_dir, monkeypatch, capsys):
     src = sdr_file(tmp_path / "in.mkv", matrix, transfer, primaries, full)
-    received = upscale(src, tmp_path / "out.mkv", tiny_model_dir, monkeypatch)
+    received = upscale(src, tmp_path / "out.mkv", tiny_model_dir, monkeypatch, "--pix-fmt", "yuv444p")
     # The model gets the chart's R'G'B' (for SDR Rec.709 and BT.601 OCIO's conversion is the identity).
     assert len(received) == 2
     assert np.abs(received[0] - chart_rgb()).max() < 2.5 / 255, name
     out, back = open_clip(tmp_path / "out.mkv"), decoded(tmp_path / "out.mkv")
     assert np.abs(back[:, ::2, ::2] - decoded(src)).max() < 1e-3
-    assert (out.colour.transfer, out.colour.primaries) == (transfer, primaries)
+    assert out.colour == open_clip(src).colour  # matrix, transfer, primaries and range
     if primaries == 6:
         assert "BT.601 primaries (6) have no space" in capsys.readouterr().err
 
@@ -169,7 +170,7 @@ def test_hdr_ramp_round_trips_and_sdr_range_reaches_the_model_as_an_sdr_grade(
     white = np.rint(64 + 876 * white_signal)
     signal = np.concatenate([ramp_signal(), [(white - 64) / 876.0]])
     src = grey_file(tmp_path / "in.mkv", signal, transfer)
-    received = upscale(src, tmp_path / "out.mkv", tiny_model_dir, monkeypatch)
+    received = upscale(src, tmp_path / "out.mkv", tiny_model_dir, monkeypatch, "--pix-fmt", "yuv444p10le")
 
     got = np.concatenate([f.reshape(-1, 3) for f in received])[: len(signal)]
     # Up to the knee (0.85: 137 nits) the model gets OpenColorIO's SDR rendering of the input with HDR
@@ -184,8 +185,7 @@ def test_hdr_ramp_round_trips_and_sdr_range_reaches_the_model_as_an_sdr_grade(
     # The ramp comes back within one 10-bit code value, and the tags are the input's.
     back = decoded(tmp_path / "out.mkv")[:, ::2, ::2].reshape(-1, 3)[: len(signal)]
     assert np.abs(back - signal[:, None]).max() < 1 / 1023
-    out = open_clip(tmp_path / "out.mkv")
-    assert (out.colour.transfer, out.colour.primaries) == (transfer, 9)
+    assert open_clip(tmp_path / "out.mkv").colour == open_clip(src).colour
 
 
 def test_an_output_colour_space_converts_and_tags(tmp_path, tiny_model_dir, monkeypatch):
