@@ -25,12 +25,12 @@ def frame_file(index: int, codec: str = "png") -> str:
 
 
 class ImageFolderSink:
-    """Frames `start`, `start + 1`, ... as files in `folder` (created unless continuing at start > 0)."""
+    """Frames `start`, `start + 1`, ... as files in `folder` (created if missing)."""
 
     def __init__(self, folder: Path, width: int, height: int, codec: str = "png", start: int = 0) -> None:
         self.codec = codec
         self.pix_fmt, self._dtype, _, options = IMAGE_FORMATS[codec]
-        folder.mkdir(exist_ok=start > 0)
+        folder.mkdir(exist_ok=True)  # a resumed job continues in the folder it began
         self._folder = folder
         self._encoder = av.CodecContext.create(codec, "w")
         self._encoder.width, self._encoder.height, self._encoder.pix_fmt = width, height, self.pix_fmt

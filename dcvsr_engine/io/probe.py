@@ -14,6 +14,7 @@ import numpy as np
 from av.stream import Disposition
 from dcvsr_protocol.errors import InputError
 
+from .deinterlace import FIELD_ORDERS
 from .video_index import scan_packets
 
 # Container tags that describe the file that was read, not its content: the muxer writes its own.
@@ -77,9 +78,10 @@ def probe(path: Path, video_index: int) -> SourceInfo:
     except av.FFmpegError as exc:
         raise InputError(f"{path}: not a readable video file ({exc})") from exc
     interlaced = bool(frame is not None and frame.interlaced_frame)
-    order = str(getattr(cc, "field_order", "") or "") if interlaced else "progressive"
+    order = FIELD_ORDERS.get(int(getattr(cc, "field_order", 0) or 0), "interlaced") if interlaced \
+        else "progressive"
     return SourceInfo(path, video_index, time_base, index.pts, sar if sar and sar != 1 else None,
-                      interlaced, order or "interlaced", others, chapters, meta, vmeta)
+                      interlaced, order, others, chapters, meta, vmeta)
 
 
 def _other(stream: av.stream.Stream) -> OtherStream:

@@ -34,11 +34,16 @@ def as_fps(fps: Fraction | int | float | str) -> Fraction:
 
 
 def open_clip(
-    path: str | PathLike[str], *, min_side: int = MIN_SIDE, fps: Fraction | int | float | str | None = None
+    path: str | PathLike[str],
+    *,
+    min_side: int = MIN_SIDE,
+    fps: Fraction | int | float | str | None = None,
+    deinterlace: bool = False,
 ) -> Clip:
     """Open a video file, a folder of images or a single image.
 
     `fps` sets the rate of image inputs (default 24); a video always keeps its own rate.
+    `deinterlace` rebuilds interlaced video frames from their fields (io/deinterlace.py).
     Raises InputError naming the path when the input is missing, empty, unreadable, holds
     images of different sizes, or has frames with a side shorter than `min_side`.
     """
@@ -47,7 +52,7 @@ def open_clip(
         raise InputError(f"{source}: no such file or folder")
     if source.is_dir() or is_image_path(source):
         return open_images(source, min_side, as_fps(fps) if fps is not None else DEFAULT_FPS)
-    return open_video(source, min_side)
+    return open_video(source, min_side, deinterlace)
 
 
 def clip_from_frames(

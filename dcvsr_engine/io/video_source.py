@@ -33,6 +33,7 @@ from .colour import (
     TRANSFER_UNSPECIFIED,
     resolve_matrix,
 )
+from .deinterlace import deinterlace as deinterlace_frame
 from .validate import check_min_side
 from .video_index import VideoIndex, scan_packets
 
@@ -45,7 +46,7 @@ RANGE_UNSPECIFIED, RANGE_FULL = 0, 2
 ToRGB = Callable[[av.VideoFrame], np.ndarray]
 
 
-def open_video(path: Path, min_side: int) -> Clip:
+def open_video(path: Path, min_side: int, deinterlace: bool = False) -> Clip:
     try:
         with av.open(str(path)) as container:
             stream = _pick_stream(container, path)
@@ -53,6 +54,9 @@ def open_video(path: Path, min_side: int) -> Clip:
             stream_index = stream.index
             fps = _frame_rate(stream, path)
             cc = stream.codec_context
+            if cc is None:
+                raise InputError(f"{path}: the video's codec is not one this FFmpeg can decode "
+                                 f"(unsupported codec)")
             stream_tags = (cc.colorspace, cc.color_range, cc.color_trc, cc.color_primaries)
         if index.count == 0:
             raise InputError(f"{path}: the video has no frames")
@@ -64,7 +68,8 @@ def open_video(path: Path, min_side: int) -> Clip:
     width, height = (coded[1], coded[0]) if turns % 2 else coded
     check_min_side(width, height, min_side, str(path))
     colour = _colour(first, stream_tags, str(path))
-    to_rgb = partial(_display_rgb, matrix=colour.matrix, full_range=colour.full_range, turns=turns)
+    to_rgb = partial(_display_rgb, matrix=colour.matrix, full_range=colour.full_range, turns=turns,
+                     deinterlace=deinterlace)
     read = partial(_decode_range, path, stream_index, index, coded, to_rgb)
     return Clip(index.count, width, height, fps, colour, path, "video", read)
 
@@ -78,7 +83,10 @@ def _quarter_turns(frame: av.VideoFrame, path: Path) -> int:
     return turns % 4
 
 
-def _display_rgb(frame: av.VideoFrame, matrix: int, full_range: bool, turns: int) -> np.ndarray:
+def _display_rgb(frame: av.VideoFrame, matrix: int, full_range: bool, turns: int,
+                 deinterlace: bool = False) -> np.ndarray:
+    if deinterlace and frame.interlaced_frame:
+        frame = deinterlace_frame(frame)
     rgb = frame_to_rgb(frame, matrix, full_range)
     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 

@@ -91,7 +91,7 @@ def check_job(job: Job, request: OutputRequest, overwrite: bool, deinterlace: bo
     """Everything that can be checked before the model is loaded; raises a DCVSRError."""
     kind = check_request(job.output_name, request)
     check_output(job.output_name if job.output_name.endswith("/") else job.output, overwrite)
-    job.clip = open_clip(job.source)
+    job.clip = open_clip(job.source, deinterlace=deinterlace)
     if job.clip.kind != "video":
         return
     job.info = probe(job.source, video_stream_index(job.source))

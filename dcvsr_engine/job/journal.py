@@ -103,7 +103,7 @@ def open_journal(output: Path, identity: dict[str, Any], cuts: list[int], segmen
         fresh.done = {k: v for k, v in fresh.done.items() if k < first}
         needs_carry = first < len(segments) and segments[first][2] > 0
         carried = first in fresh.carry and (folder / fresh.carry[first]).is_file()
-        if all(_intact(folder / v["chunk"], v["bytes"]) for v in fresh.done.values()) and \
+        if all(_intact(folder, record) for record in fresh.done.values()) and \
                 (carried or not needs_carry):
             return fresh, bool(fresh.done)
     remove_path(folder)
@@ -116,10 +116,13 @@ def open_journal(output: Path, identity: dict[str, Any], cuts: list[int], segmen
     return fresh, False
 
 
-def _intact(path: Path, size: int) -> bool:
+def _intact(folder: Path, record: dict[str, Any]) -> bool:
+    """Whether a finished segment's output is still there: its chunk, or its image files."""
     try:
-        return path.stat().st_size == size
-    except OSError:
+        if "chunk" in record:
+            return (folder / record["chunk"]).stat().st_size == record["bytes"]
+        return all((folder / name).is_file() for name in record["files"])
+    except (OSError, KeyError, TypeError):
         return False
 
 

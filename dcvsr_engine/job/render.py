@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+import av
 import numpy as np
 import torch
 from dcvsr_protocol.colour import ColourTags
@@ -104,9 +105,14 @@ def render_job(
     progress_frames = segments[first].start if first < len(segments) else clip.num_frames
     progress.start_job(progress.job + 1, str(clip.source), str(spec.path), clip.num_frames, progress_frames)
     try:
-        for seg in segments[first:]:
-            _render_segment(clip, sampler, geo, segments, seg, journal, spec, when, picture, progress, colour)
-        _finish(journal, spec, segments, when, picture, source, overwrite)
+        try:
+            for seg in segments[first:]:
+                _render_segment(clip, sampler, geo, segments, seg, journal, spec, when, picture, progress,
+                                colour)
+            _finish(journal, spec, segments, when, picture, source, overwrite)
+        except (OSError, av.FFmpegError) as exc:  # a full disk, a vanished folder, an encoder failure
+            raise OutputError(f"{spec.path}: writing the job's files in {journal.folder} failed "
+                              f"({exc})") from exc
     except DCVSRError:
         # Bad input or an unwritable output: running again would not help. An interruption
         # (KeyboardInterrupt, SIGTERM, SIGKILL) keeps the journal, so the same command continues.
@@ -174,11 +180,12 @@ def _write_images(journal: Journal, spec: OutputSpec, seg: Segment, out: np.ndar
     for frame in out:
         sink.write(frame)
         progress.frame_done()
-    for index in range(seg.start, seg.stop):
-        with open(folder / frame_file(index, spec.image_codec), "rb+") as fh:
+    files = [frame_file(index, spec.image_codec) for index in range(seg.start, seg.stop)]
+    for name in files:
+        with open(folder / name, "rb+") as fh:
             os.fsync(fh.fileno())
     sync_folder(folder)
-    return {"images": spec.image_codec, "frames": seg.frames}
+    return {"images": spec.image_codec, "frames": seg.frames, "files": [f"{_FRAMES}/{n}" for n in files]}
 
 
 def _finish(journal: Journal, spec: OutputSpec, segments: list[Segment], when: Timing, picture: Picture,
