@@ -110,3 +110,10 @@ def packets(path: Path, kind: str) -> list[tuple[bytes, float]]:
     with av.open(str(path)) as container:
         stream = getattr(container.streams, kind)[0]
         return [(bytes(p), float(p.pts * p.time_base)) for p in container.demux(stream) if p.size]
+
+
+def output_bytes(path: Path) -> dict[str, bytes]:
+    """An output's bytes by file name: the file itself, or every file of an image folder."""
+    if path.is_dir():
+        return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+    return {path.name: path.read_bytes()}

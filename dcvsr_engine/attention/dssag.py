@@ -30,9 +30,9 @@ Choices where the paper is silent:
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
+from dcvsr_protocol.settings import Settings
 
 
 def gamma_schedule(sigmas: tuple[float, ...], rho: float, direction: str, gamma_max: float) -> list[float]:
@@ -48,7 +48,7 @@ def gamma_schedule(sigmas: tuple[float, ...], rho: float, direction: str, gamma_
     return out
 
 
-def step_gammas(sigmas: tuple[float, ...], settings: Any) -> list[float]:
+def step_gammas(sigmas: tuple[float, ...], settings: Settings) -> list[float]:
     """The gamma of each step for these Settings (all 0, plain attention, with DSSAG off)."""
     if not settings.dssag:
         return [0.0] * settings.steps
