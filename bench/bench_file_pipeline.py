@@ -4,7 +4,10 @@ colour conversion, encoding or stream copy rather than by the model?
 For 1080p and 2160p output it prints, per frame:
   - decode: the input (H.264, at half the output size: a 2x job, the larger input) decoded and
     converted to float RGB, the way a job reads it;
-  - colour: float RGB -> Y'CbCr 4:2:0 at the output size (the conversion before each encode);
+  - colour: float RGB -> Y'CbCr 4:2:0 at the output size (the conversion before each encode), and
+    OpenColorIO's conversion into the model's encoding and back (dcvsr_engine/colour) for Rec.709
+    (the identity), BT.2020 SDR, PQ and HLG input: wall and CPU time (this process's threads; the
+    CPU figure does not grow when other processes share the machine);
   - encode: each output codec at the output size, with the thread settings the jobs use
     (libx264 also with 1, 2 and 4 threads, to show the fixed count is not the bottleneck);
   - stream copy: joining encoded chunks with a sound track into the final file;
@@ -32,6 +35,7 @@ import av
 import numpy as np
 from dcvsr_protocol.colour import LIMITED, ColourTags
 
+from dcvsr_engine.colour import ModelColour
 from dcvsr_engine.io import open_clip
 from dcvsr_engine.io.avframe import rgb_to_frame
 from dcvsr_engine.io.codecs import video_format
@@ -42,6 +46,9 @@ from dcvsr_engine.io.video_sink import VideoSink
 
 SVD_1080P_S = 4.6  # assumed seconds per 1080p output frame for the SVD model on an H200
 SIZES = {"1080p": (1920, 1080), "2160p": (3840, 2160)}
+# Input tags (transfer, primaries) whose OpenColorIO conversion is measured.
+OCIO_CASES = {"Rec.709 SDR (identity)": (1, 1), "BT.2020 SDR": (14, 9), "BT.2020 PQ": (16, 9),
+              "BT.2020 HLG": (18, 9)}
 CODECS = [("libx264", None), ("libx265", None), ("prores_ks", "yuv422p10le"), ("ffv1", "yuv444p10le")]
 BT709_LIMITED = ColourTags(MATRIX_BT709, 1, 1, LIMITED)
 
@@ -108,6 +115,22 @@ def tiny_model_seconds(width: int, height: int, frames: int) -> float:
         return (time.perf_counter() - started) / frames
 
 
+def ocio_seconds(width: int, height: int, repeat: int = 3) -> dict[str, tuple[float, float]]:
+    """Per case, (wall, CPU) seconds per output frame of OpenColorIO's conversions: the input (half the
+    output size) into the model's encoding, the output back."""
+    small, large = frames_of(width // 2, height // 2, 1)[0], frames_of(width, height, 1)[0]
+    out = {}
+    for case, (transfer, primaries) in OCIO_CASES.items():
+        colour = ModelColour.for_clip(transfer, primaries, width // 2, height // 2)
+        colour.from_model(colour.to_model(small))  # warm up (processors, thread pool)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(repeat):
+            colour.to_model(small)
+            colour.from_model(large)
+        out[case] = ((time.perf_counter() - wall) / repeat, (time.process_time() - cpu) / repeat)
+    return out
+
+
 def measure(name: str, width: int, height: int, count: int, work: Path) -> None:
     frames = frames_of(width, height, count)
     source = work / f"in_{name}.mp4"
@@ -125,6 +148,10 @@ def measure(name: str, width: int, height: int, count: int, work: Path) -> None:
     print(f"\n{name} output ({width}x{height}), {count} frames; SVD assumption {svd:.1f} s/frame")
     print(f"  decode {width // 2}x{height // 2} H.264 -> float RGB: {decode * 1000:8.1f} ms/frame")
     print(f"  colour float RGB -> Y'CbCr 4:2:0:            {colour * 1000:8.1f} ms/frame")
+    ocio = ocio_seconds(width, height)
+    for case, (wall, cpu) in ocio.items():
+        print(f"  colour OpenColorIO, {case:<23} {wall * 1000:8.1f} ms/frame ({cpu * 1000:.1f} ms CPU) = "
+              f"{100 * wall / svd:5.2f}% of SVD")
     encodes = {}
     for codec, pix_fmt in CODECS:
         seconds, _ = encode_chunk(work / f"{name}_{codec}.mkv", frames, codec, pix_fmt)
@@ -154,6 +181,9 @@ def measure(name: str, width: int, height: int, count: int, work: Path) -> None:
     pipeline = decode + encodes["libx264"] + copy
     print(f"  pipeline (decode + colour + libx264 + copy): {pipeline * 1000:7.1f} ms/frame = "
           f"{100 * pipeline / svd:5.2f}% of the SVD model's time (target: under 10%)")
+    hdr = pipeline + ocio["BT.2020 PQ"][0]
+    print(f"  the same for PQ input (+ OpenColorIO):      {hdr * 1000:7.1f} ms/frame = "
+          f"{100 * hdr / svd:5.2f}% of the SVD model's time")
 
 
 MEMORY_CHILD = """

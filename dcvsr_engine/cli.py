@@ -11,13 +11,13 @@ from pathlib import Path
 from dcvsr_protocol.errors import DCVSRError, InputError
 from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, add_arguments, overrides_from_args
 
+from .colour import cli as colour_cli
+from .io import scenes
 from .io.codecs import VIDEO_EXTENSIONS
 from .job.output import add_output_arguments
 from .model.catalogue import running_defaults
 from .model.layout import NANO
 from .model.quality import model_for
-
-HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--quiet", action="store_true", help="no progress bars")
     up.add_argument("--progress", choices=("bar", "json"), default="bar",
                     help="json: one JSON object per line on standard output, for scripts and render managers")
+    colour_cli.add_arguments(up)
+    scenes.add_arguments(up)
     add_arguments(up, model_defaults, default_name)
     up.set_defaults(func=run_upscale)
 
@@ -133,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_parsers(sub)
     add_train_parser(sub)
     add_install_parsers(sub)
+    colour_cli.add_parser(sub)
     return parser
 
 
@@ -145,12 +148,13 @@ def run_upscale(args: argparse.Namespace) -> int:
     request = output_request(args)
     jobs = plan_jobs(args.inputs, args.output, request)
     single = len(jobs) == 1
+    colours = {}  # each job's colour conversion (OpenColorIO), checked here like the rest
     for job in jobs:
         try:
             check_not_input(job.source, job.output)
             check_job(job, request, args.overwrite, args.deinterlace)
             _check_truncation(job, args)
-            _refuse_hdr(job.clip)
+            colours[job.source] = colour_cli.job_colour(job.clip, args)
         except DCVSRError as exc:
             if single:
                 raise
@@ -175,13 +179,13 @@ def run_upscale(args: argparse.Namespace) -> int:
 
         dry_run(jobs, sampler, request)
         return 0 if len(ready) == len(jobs) else 2
-    _render_all(jobs, sampler, request, args)
+    _render_all(jobs, sampler, request, args, colours)
     if not single:
         print(summary_table(jobs), file=sys.stderr)
     return 0 if all(job.status in ("done", "resumed") for job in jobs) else 2
 
 
-def _render_all(jobs: list, sampler, request, args: argparse.Namespace) -> None:
+def _render_all(jobs: list, sampler, request, args: argparse.Namespace, colours: dict) -> None:
     from .job.batch import fail
     from .job.output import output_spec
     from .job.progress import make_progress
@@ -210,8 +214,11 @@ def _render_all(jobs: list, sampler, request, args: argparse.Namespace) -> None:
                 print(f"dcvsr: {job.source}: {clip.width}x{clip.height} -> {geo.out_w}x{geo.out_h}, "
                       f"{clip.num_frames} frames, model {model.path} on {model.device} ({dtype})",
                       file=sys.stderr)
-                resumed = render_job(clip, job.info, clip_sampler, spec, _cut_list(args, job), progress,
-                                     overwrite=args.overwrite, restart=args.restart)
+                colour, cuts = colours[job.source], scenes.from_args(clip, args)
+                for line in [*colour.describe(spec.video), cuts.describe(clip)]:
+                    print(f"dcvsr: {line}", file=sys.stderr)
+                resumed = render_job(clip, job.info, clip_sampler, spec, list(cuts.cuts), progress,
+                                     overwrite=args.overwrite, restart=args.restart, colour=colour)
             except DCVSRError as exc:
                 progress.end_job("failed", str(exc))
                 if single:
@@ -245,17 +252,6 @@ def _check_truncation(job, args: argparse.Namespace) -> None:
         raise InputError(f"{damage}; --allow-truncated upscales the frames it holds")
     if damage:
         print(f"dcvsr: warning: {damage}; upscaling the {clip.num_frames} frames it holds", file=sys.stderr)
-
-
-def _cut_list(args: argparse.Namespace, job) -> list[int]:
-    """The frames where a new shot starts (the segments restart there: no TAP state crosses a cut)."""
-    return []
-
-
-def _refuse_hdr(clip) -> None:
-    if clip.kind == "video" and clip.colour.transfer in HDR_TRANSFERS:
-        hdr = HDR_TRANSFERS[clip.colour.transfer]
-        raise InputError(f"{clip.source}: {hdr} (HDR) input is not supported yet")
 
 
 def _model_notes(model, args: argparse.Namespace) -> None:

@@ -43,7 +43,8 @@ MAY_IMPORT = {
 ENGINE_FRONT_ENDS = {"dcvsr_engine.server.cli": {"dcvsr_client"}, "dcvsr_engine.cli": {"dcvsr_install"}}
 # The engine's layers, lowest first: a part imports parts of lower layers only (and itself).
 ENGINE_LAYERS = [
-    {"dcvsr_engine", "dcvsr_engine.jsonfile", "dcvsr_engine.sizes", "dcvsr_engine.io"},
+    {"dcvsr_engine", "dcvsr_engine.jsonfile", "dcvsr_engine.sizes", "dcvsr_engine.io",
+     "dcvsr_engine.colour"},
     {"dcvsr_engine.model", "dcvsr_engine.attention"},
     {"dcvsr_engine.sampler"},
     {"dcvsr_engine.server", "dcvsr_engine.evaluation", "dcvsr_engine.training", "dcvsr_engine.job"},

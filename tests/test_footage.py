@@ -122,10 +122,10 @@ def test_the_engine_decides_before_the_first_render_and_keys_the_session_with_it
     assert first.settings.footage == "degraded" and first.sampler.settings.footage == "degraded"
     model = first.model
     assert first._base == session_base_key(first.settings, model.fingerprint, model.device, model.dtype,
-                                           _threads(), "f32", clip.shape[1:3])
+                                           _threads(), "f32", clip.shape[1:3], first.colour.key)
     undecided = Settings.for_model(None, **{**first.settings.to_dict(), "footage": "auto"})
     assert first._base != session_base_key(undecided, model.fingerprint, model.device, model.dtype,
-                                           _threads(), "f32", clip.shape[1:3])
+                                           _threads(), "f32", clip.shape[1:3], first.colour.key)
     later, _, _ = _render_first(renderer, clip, 7)  # another request order: the same decision and key
     assert later.settings == first.settings and later._base == first._base
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from dcvsr_client import Code, EngineError
+from dcvsr_protocol.colour import FULL, RGB_MATRIX, ColourTags
 
+from dcvsr_engine.colour import ModelColour
 from dcvsr_engine.sampler.pipeline import DCVSRSampler
 from dcvsr_engine.server.frame_cache import SUBDIR
 from tests.concurrently import alone_and_together
@@ -240,6 +242,24 @@ def test_f16_planar_inline_frames_come_back_as_the_sampler_s(engines, tiny_model
         got.update(session.render(0, 2, source=lambda i: planar[i]))
     for i in range(n):
         assert got[i].dtype == np.float16 and np.array_equal(got[i].transpose(1, 2, 0), expected[i]), i
+
+
+def test_a_session_s_colour_tags_decide_what_the_model_sees(engines, tiny_model):
+    """A PQ session's frames reach the model through the OCIO mapping and come back through its inverse;
+    the same bytes tagged Rec.709 are rendered as they are."""
+    n = 4
+    frames = np.stack(clip(n, H, W, seed=6))
+    pq = ModelColour.for_clip(16, 9, W, H)
+    sampler = DCVSRSampler.open(tiny_model, **PRESET)
+    mapped = np.stack([pq.from_model(f) for f in sampler.upscale([pq.to_model(f) for f in frames], n)])
+    expected = {"pq": mapped, "rec709": np.stack(list(sampler.upscale(list(frames), n)))}
+    tags = {"rec709": ColourTags(RGB_MATRIX, 1, 1, FULL), "pq": ColourTags(RGB_MATRIX, 16, 9, FULL)}
+    for name, colour in tags.items():
+        with engines.connect() as client, client.open(f"colour-{name}", W, H, n, dtype="f32", colour=colour,
+                                                      settings=SETTINGS) as session:
+            got = np.stack([frame for _, frame in sorted(session.render(0, n, source=lambda i: frames[i]))])
+        assert np.allclose(got, expected[name], atol=1e-5), name
+    assert np.abs(expected["pq"] - expected["rec709"]).max() > 0.05
 
 
 # -- the frame cache on its own ---------------------------------------------------------------------

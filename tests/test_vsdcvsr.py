@@ -137,7 +137,7 @@ def test_importing_vsdcvsr_imports_no_torch_and_no_engine(tmp_path):
     names = eval(params)
     assert names[:2] == ["clip", "scale"]
     assert set(Settings.__dataclass_fields__) | {"clip", "model", "device", "dtype", "quality", "format",
-                                                 "cuts", "scene_props"} == set(names)
+                                                 "cuts", "scene_props", "scene_detect"} == set(names)
 
 
 # -- formats ------------------------------------------------------------------------------------------
@@ -367,6 +367,45 @@ def test_scene_change_props_become_the_session_s_cuts(engine):
     out = run_script(CUTS, engine.directory)
     assert out["props"] == [True] * 8 and out["explicit"] == [True] * 8 and out["skipped"] == [True] * 8, out
     assert out["differ"]
+
+
+DETECTED = r'''
+frames = np.load(sys.argv[2])
+n, h, w, _ = frames.shape
+base = core.std.BlankClip(width=w, height=h, format=vs.RGBS, length=n, fpsnum=25, fpsden=1)
+
+def fill(n, f):
+    out = f.copy()
+    for p in range(3):
+        np.asarray(out[p])[:] = frames[n, :, :, p]
+    return out
+
+clip = core.std.SetFrameProps(core.std.ModifyFrame(base, base, fill), _Transfer=1, _Primaries=1)
+expected = json.loads(sys.argv[3])
+
+def same(node, ref):
+    return [bool(np.array_equal(planes(node.get_frame(i)), ref[i])) for i in range(n)]
+
+print(json.dumps({
+    "detected": same(vsdcvsr.upscale(clip, **SET, format=vs.RGBS), engine_rgb(clip, SET, cuts=expected)),
+    "off": same(vsdcvsr.upscale(clip, **SET, format=vs.RGBS, scene_detect=False), engine_rgb(clip, SET)),
+    "differ": not all(np.array_equal(a, b) for a, b in zip(engine_rgb(clip, SET, cuts=expected).values(),
+                                                            engine_rgb(clip, SET).values())),
+}))
+'''
+
+
+def test_without_cuts_the_plugin_detects_those_the_command_line_detects(engine, tmp_path):
+    import numpy as np
+    from dcvsr_protocol.scenes import detect_cuts
+
+    from tests.footage import CITY_CUT, city
+
+    frames = np.stack(city(CITY_CUT - 8, CITY_CUT + 8, 20))  # real footage: the city clip's own cut
+    assert detect_cuts(frames) == [8]  # what `dcvsr upscale` finds on these frames
+    np.save(tmp_path / "frames.npy", frames)
+    out = run_script(DETECTED, engine.directory, tmp_path / "frames.npy", json.dumps([8]))
+    assert out["detected"] == [True] * 16 and out["off"] == [True] * 16 and out["differ"], out
 
 
 # -- bad input -------------------------------------------------------------------------------------------

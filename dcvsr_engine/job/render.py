@@ -23,6 +23,7 @@ import torch
 from dcvsr_protocol.colour import ColourTags
 from dcvsr_protocol.errors import DCVSRError, OutputError
 
+from ..colour import ModelColour
 from ..io.atomic import commit, remove_path
 from ..io.clip import Clip
 from ..io.image_sink import ImageFolderSink, frame_file
@@ -86,15 +87,19 @@ def render_job(
     overwrite: bool = False,
     restart: bool = False,
     identity: dict[str, Any] | None = None,
+    colour: ModelColour,
 ) -> bool:
-    """Render `clip` into `spec.path`; returns whether an earlier run's work was resumed."""
+    """Render `clip` into `spec.path`; returns whether an earlier run's work was resumed.
+
+    `colour` converts the frames into the model's encoding and the output back (colour/, OpenColorIO).
+    """
     geo = sampler.plan.geometry(clip.height, clip.width)
     segments = sampler.plan.segments(clip.num_frames, cuts)
     layout = [[s.start, s.stop, s.context] for s in segments]
-    ident = identity or job_identity(clip, sampler, spec, {})
+    ident = identity or job_identity(clip, sampler, spec, {"colour": colour.key})
     journal, resumed = open_journal(spec.path, ident, sorted(cuts), layout, restart)
     when = timing(clip, source)
-    picture = Picture(clip.fps, clip.colour if clip.kind == "video" else None,
+    picture = Picture(clip.fps, colour.tagged(clip.colour) if clip.kind == "video" else None,
                       source.sample_aspect if source is not None else None)
     first = journal.first_unfinished()
     progress_frames = segments[first].start if first < len(segments) else clip.num_frames
@@ -102,7 +107,8 @@ def render_job(
     try:
         try:
             for seg in segments[first:]:
-                _render_segment(clip, sampler, geo, segments, seg, journal, spec, when, picture, progress)
+                _render_segment(clip, sampler, geo, segments, seg, journal, spec, when, picture, progress,
+                                colour)
             _finish(journal, spec, segments, when, picture, source, overwrite)
         except (OSError, av.FFmpegError) as exc:  # a full disk, a vanished folder, an encoder failure
             raise OutputError(f"{spec.path}: writing the job's files in {journal.folder} failed "
@@ -117,12 +123,13 @@ def render_job(
 
 def _render_segment(clip: Clip, sampler: DCVSRSampler, geo: Any, segments: list[Segment], seg: Segment,
                     journal: Journal, spec: OutputSpec, when: Timing, picture: Picture,
-                    progress: Progress) -> None:
+                    progress: Progress, colour: ModelColour) -> None:
     decoded = clip.frames(seg.start, seg.stop)
-    frames = np.stack([check_frame(f, seg.start + i, geo) for i, f in enumerate(decoded)])
+    frames = np.stack([colour.to_model(check_frame(f, seg.start + i, geo)) for i, f in enumerate(decoded)])
     carry = CarriedState.load(journal.path(journal.carry[seg.index])) if seg.context else None
     following = segments[seg.index + 1].context if seg.index + 1 < len(segments) else 0
     out, new_carry = sampler.render_segment(seg, frames, geo, carry, following)
+    out = np.stack([colour.from_model(f) for f in out])
     record = (_write_chunk(journal, spec, seg, out, when, picture, progress) if spec.kind == "video"
               else _write_images(journal, spec, seg, out, progress))
     if new_carry is not None:

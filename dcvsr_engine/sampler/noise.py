@@ -1,5 +1,8 @@
 """Initial noise as a function of (seed, frame index, latent position).
 
+The frame index counts from the first frame of the frame's shot (the clip's start or its last cut,
+segments.py), so a shot gets the same noise whatever comes before it.
+
 Noise never depends on the order in which tiles, windows, segments or requests
 are processed, nor on the size of the clip: the latent plane is cut into fixed
 blocks, and each block's noise comes from its own generator seeded by

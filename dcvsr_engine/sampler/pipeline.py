@@ -122,7 +122,8 @@ class DCVSRSampler:
 
         # 2. Initial latents.
         h, w = geo.latent_hw
-        noise = clip_noise(s.seed, range(segment.start, segment.stop), model.latent.channels, h, w).to(device)
+        in_shot = range(segment.start - segment.shot, segment.stop - segment.shot)  # see segments.py
+        noise = clip_noise(s.seed, in_shot, model.latent.channels, h, w).to(device)
         if s.static_noise > 0.0:
             still = stillness(condition_chunks(model, lr, geo, s.footage), model.latent.factor)
             noise = static_noise(noise, s.seed, still, s.static_noise)

@@ -6,7 +6,9 @@ the same segments. Inside a segment the paper's loop runs over all its
 windows; a segment that continues a chain starts with `context` frames of the
 previous segment, carried over (see carry.py), which is how TAP propagates
 forward across the boundary. A cut (the first frame of a new shot) starts a
-new chain: nothing is carried across it.
+new chain: nothing is carried across it, and the initial noise counts frames
+from the shot's first frame, so a shot renders the same whatever precedes it
+(a clip without cuts is one shot starting at frame 0).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Segment:
     start: int      # first frame this segment outputs
     stop: int       # one past its last frame
     context: int    # carried frames before `start` (0: this segment starts a chain)
+    shot: int = 0   # first frame of its shot (0 or a cut): noise counts frames from there
 
     @property
     def frames(self) -> int:
@@ -73,7 +76,8 @@ class Segments(Sequence[Segment]):
         m = i - self._first[shot]
         start = self._shot_starts[shot] + m * self.length
         context = min(self.overlap, self.length) if m else 0
-        return Segment(i, start, min(start + self.length, self._ends[shot]), context)
+        return Segment(i, start, min(start + self.length, self._ends[shot]), context,
+                       self._shot_starts[shot])
 
     def index_of(self, frame: int) -> int:
         """The index of the segment that outputs `frame`."""

@@ -38,6 +38,7 @@ from dcvsr_protocol.errors import DCVSRError, SettingsError
 from dcvsr_protocol.settings import DEFAULT_QUALITY, Settings, check_quality
 
 from .. import __version__
+from ..colour import ModelColour
 from ..model.quality import model_for
 from ..sampler.carry import CarriedState
 from ..sampler.memory import MemoryLimitError, allowance, check_fits, resident_bytes
@@ -49,7 +50,7 @@ from .renderer import CancelledFn, ClipSpec, ProgressFn, Renderer, RenderSession
 
 log = logging.getLogger("dcvsr.renderer")
 
-KEY_FORMAT = "dcvsr-segment-v3"  # bump when the sampler's output for the same inputs changes
+KEY_FORMAT = "dcvsr-segment-v4"  # bump when the sampler's output for the same inputs changes
 SESSION_KEYS = ("model", "device", "dtype", "quality")  # session settings besides Settings' fields
 HELD_SOURCE_BYTES = 256 << 20  # source frames read for hashing, kept within a request to render them
 _SETTING_NAMES = frozenset(f.name for f in fields(Settings))
@@ -79,10 +80,10 @@ def source_hash(frames: np.ndarray) -> str:
 
 
 def session_base_key(settings: Settings, fingerprint: str, device: torch.device, dtype: torch.dtype,
-                     threads: int, clip_dtype: str, in_hw: tuple[int, int]) -> str:
+                     threads: int, clip_dtype: str, in_hw: tuple[int, int], colour: str) -> str:
     """Everything besides the frames that the pixels depend on (the determinism contract's scope)."""
     return _digest([KEY_FORMAT, __version__, torch.__version__, settings.key(), fingerprint, str(device),
-                    str(dtype), threads, clip_dtype, list(in_hw)])
+                    str(dtype), threads, clip_dtype, list(in_hw), colour])
 
 
 def segment_key(base: str, previous: str | None, sources: str, segment: Segment, following: int) -> str:
@@ -214,6 +215,11 @@ class DCVSRSession(RenderSession):
         self.dtype = np.dtype(_CLIP_DTYPES[spec.dtype])
         self.model = model
         self._footage_open = settings.footage == "auto"  # decided from the clip before the first render
+        # The session's tags say what the frames are; the model gets its own display encoding (OCIO).
+        tags = spec.colour
+        self.colour = ModelColour.for_clip(tags.transfer, tags.primaries, spec.width, spec.height)
+        for line in self.colour.describe():
+            log.info("%s: %s", spec.clip, line)
         try:
             self.geo = self.sampler.plan.geometry(spec.height, spec.width)
             self.segments = self.sampler.plan.segments(spec.frames, spec.cuts)
@@ -239,7 +245,7 @@ class DCVSRSession(RenderSession):
         self._chain_key = self.sampler.chain_key(self.geo)
         self._base = session_base_key(self.settings, model.fingerprint, model.device, model.dtype,
                                       torch.get_num_threads(), self.spec.dtype,
-                                      (self.spec.height, self.spec.width))
+                                      (self.spec.height, self.spec.width), self.colour.key)
 
     def _decide_footage(self, sources: SourceFn) -> None:
         """footage=auto: decide the clip's kind from frames that depend only on its length (model/footage.py),
@@ -449,7 +455,8 @@ class DCVSRSession(RenderSession):
                 progress: ProgressFn, cancelled: CancelledFn) -> CarriedState | None:
         """Render segment j, store its output and carried state; returns the state for j+1."""
         seg, key = self.segments[j], self._keys[j]
-        lr = np.stack([check_frame(f, seg.start + k, self.geo) for k, f in enumerate(source)])
+        lr = np.stack([self.colour.to_model(check_frame(f, seg.start + k, self.geo))
+                       for k, f in enumerate(source)])
         before = self.sampler.passes
         base = done[0]
 
@@ -473,7 +480,7 @@ class DCVSRSession(RenderSession):
         return new_carry
 
     def _to_clip_dtype(self, frames: np.ndarray) -> np.ndarray:
-        return to_clip_dtype(frames, self.dtype)
+        return to_clip_dtype(np.stack([self.colour.from_model(f) for f in frames]), self.dtype)
 
     def close(self) -> None:
         self._last_output = self._last_carry = None

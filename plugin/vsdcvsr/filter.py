@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import vapoursynth as vs
 from dcvsr_protocol.colour import ColourTags
+from dcvsr_protocol.scenes import detect_cuts
 
 from . import colour, options
 from .link import EngineLink, LinkError, Missing
@@ -101,7 +102,8 @@ def upscale(clip: vs.VideoNode,
             quality: str | None = None,
             format: Any = None,
             cuts: Sequence[int] | None = None,
-            scene_props: bool = True) -> vs.VideoNode:
+            scene_props: bool = True,
+            scene_detect: bool = True) -> vs.VideoNode:
     """DC-VSR super-resolution of a VapourSynth clip, rendered by the dcvsr engine (started if none runs,
     unless DCVSR_AUTOSTART=0). Returns a clip of the scaled size, with the same length, frame rate and frame
     props, in the input's format unless `format` is given.
@@ -162,9 +164,13 @@ def upscale(clip: vs.VideoNode,
     Plugin:
         format: output format (a vs.PresetVideoFormat, format id or VideoFormat); None: the input's format
         cuts: first frames of new scenes (nothing is propagated across a cut); None: read from the clip's
-            _SceneChangePrev/_SceneChangeNext props when scene_props is True
+            _SceneChangePrev/_SceneChangeNext props when scene_props is True, else detected when
+            scene_detect is True
         scene_props: read the scene-change props of every frame when upscale() is called (a full pass over
             the source, done only when frame 0 carries them); False skips it
+        scene_detect: without cuts or scene-change props, detect the cuts with dcvsr's detector (the one
+            `dcvsr upscale` runs, so both cut a clip alike): a full pass over the source when upscale() is
+            called; False renders the clip as one shot
     """
     values = dict(locals())  # the arguments by name, exactly as the signature above gives them
     clip = values.pop("clip")
@@ -182,7 +188,7 @@ def upscale(clip: vs.VideoNode,
     if isinstance(field_based, int) and field_based > 0:
         raise _error(f"the clip is interlaced (_FieldBased={field_based} on frame 0): deinterlace it first "
                      "(e.g. with bwdif or QTGMC), or set _FieldBased=0 if its frames are progressive")
-    cuts = _cuts(clip, props, values["cuts"], values["scene_props"])
+    cuts = _cuts(clip, props, values["cuts"], values["scene_props"], values["scene_detect"])
     return _Graph.build(core, clip, in_fmt, out_fmt, props, settings, cuts)
 
 
@@ -226,7 +232,9 @@ def _output_format(core: vs.Core, value: Any, in_fmt: vs.VideoFormat) -> vs.Vide
     return fmt
 
 
-def _cuts(clip: vs.VideoNode, props: dict[str, Any], given: Any, scene_props: Any) -> list[int]:
+def _cuts(clip: vs.VideoNode, props: dict[str, Any], given: Any, scene_props: Any,
+          scene_detect: Any) -> list[int] | None:
+    """The cut list: given, from the scene-change props, or None: to be detected on the RGB frames."""
     frames = clip.num_frames
     if given is not None:
         try:
@@ -239,10 +247,11 @@ def _cuts(clip: vs.VideoNode, props: dict[str, Any], given: Any, scene_props: An
         if bad:
             raise _error(f"cuts {bad} lie outside the clip's frames 0..{frames - 1}")
         return sorted({c for c in values if c > 0})
-    if not isinstance(scene_props, bool):
-        raise _error(f"scene_props must be True or False, got {scene_props!r}")
+    for name, value in (("scene_props", scene_props), ("scene_detect", scene_detect)):
+        if not isinstance(value, bool):
+            raise _error(f"{name} must be True or False, got {value!r}")
     if not scene_props or not any(name in props for name in SCENE_PROPS):
-        return []
+        return None if scene_detect else []
     cuts: set[int] = set()
     for n, frame in enumerate(clip.frames(close=True)):
         if frame.props.get("_SceneChangePrev") and n > 0:
@@ -271,7 +280,7 @@ class _Graph:
 
     @classmethod
     def build(cls, core: vs.Core, clip: vs.VideoNode, in_fmt: vs.VideoFormat, out_fmt: vs.VideoFormat,
-              props: dict[str, Any], settings: dict[str, Any], cuts: list[int]) -> vs.VideoNode:
+              props: dict[str, Any], settings: dict[str, Any], cuts: list[int] | None) -> vs.VideoNode:
         in_rgb, in_float = in_fmt.color_family == vs.RGB, in_fmt.sample_type == vs.FLOAT
         tags = colour.clip_tags(props, clip.width, clip.height, in_rgb, in_float)
         chromaloc = colour.chroma_location(props)
@@ -282,6 +291,8 @@ class _Graph:
         if not in_rgb:
             kw.update(matrix_in=tags.matrix, chromaloc_in=chromaloc)
         rgb = core.resize.Bicubic(clip, **kw)
+        if cuts is None:
+            cuts = _detected_cuts(rgb)
         fps = (clip.fps_num, clip.fps_den) if clip.fps_num > 0 and clip.fps_den > 0 else NOMINAL_FPS
         open_args = {
             "clip": f"vsdcvsr:{clip.width}x{clip.height}:{clip.num_frames}:{in_fmt.name}",
@@ -429,6 +440,12 @@ def _write(template: vs.VideoFrame, array: np.ndarray) -> vs.VideoFrame:
     for p in range(3):
         np.copyto(np.asarray(out[p]), array[p])
     return out
+
+
+def _detected_cuts(rgb: vs.VideoNode) -> list[int]:
+    """dcvsr_protocol.scenes' detector on the RGB frames the engine will get (one pass, one frame held)."""
+    frames = (np.stack([np.asarray(f[p]) for p in range(3)], axis=-1) for f in rgb.frames(close=True))
+    return detect_cuts(frames)
 
 
 def _segment_bounds(link: EngineLink, frames: int, cuts: Iterable[int],

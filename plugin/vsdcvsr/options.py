@@ -26,9 +26,13 @@ SESSION_OPTIONS = {
 PLUGIN_OPTIONS = {
     "format": "output format (a vs.PresetVideoFormat, format id or VideoFormat); None: the input's format",
     "cuts": "first frames of new scenes (nothing is propagated across a cut); None: read from the clip's "
-            "_SceneChangePrev/_SceneChangeNext props when scene_props is True",
+            "_SceneChangePrev/_SceneChangeNext props when scene_props is True, else detected when "
+            "scene_detect is True",
     "scene_props": "read the scene-change props of every frame when upscale() is called (a full pass "
                    "over the source, done only when frame 0 carries them); False skips it",
+    "scene_detect": "without cuts or scene-change props, detect the cuts with dcvsr's detector (the one "
+                    "`dcvsr upscale` runs, so both cut a clip alike): a full pass over the source when "
+                    "upscale() is called; False renders the clip as one shot",
 }
 
 
