@@ -39,12 +39,13 @@ def test_help_imports_no_torch(tmp_path, args):
 
 
 def test_upscale_help_shows_the_running_models_defaults(tmp_path):
-    """Without installed weights nano runs: its dcvsr.json defaults (8 steps, 32-latent tiles, 8 frames)
-    are what --help shows, beside the built-in (SVD-sized) ones."""
+    """Without installed weights nano runs at the default quality (standard): its dcvsr.json values for
+    that preset (1 step, one 136-latent tile per frame, 8 frames) are what --help shows, beside the
+    built-in (SVD-sized) ones."""
     text = " ".join(_help(tmp_path, "upscale", "--help").split())
     assert "shown for nano, the model that runs without --model" in text
-    assert "diffusion steps (Euler, Karras sigmas) (default: 8; built-in 25)" in text
-    assert "(default: 32; built-in 64)" in text  # tile_size
+    assert "diffusion steps (Euler, Karras sigmas) (default: 1; built-in 25)" in text
+    assert "(default: 136; built-in 64)" in text  # tile_size
     assert "(default: 8; built-in 14)" in text  # tile_frames
     assert "(default: 0; " not in text.split("--seed")[1][:120]  # seed: no model default, no "built-in"
 
