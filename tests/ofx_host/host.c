@@ -440,6 +440,17 @@ static const char *depth_name(void)
 
 static int channels(void) { return strcmp(opt.components, "RGB") == 0 ? 3 : 4; }
 
+/* The pixel format the host offers, the same on a clip and on each image fetched from it. */
+static void set_pixel_format(ofxh_propset *props)
+{
+    set_string(props, N(kOfxImageEffectPropPixelDepth), 0, depth_name());
+    set_string(props, N(kOfxImageEffectPropComponents), 0,
+               channels() == 4 ? N(kOfxImageComponentRGBA) : N(kOfxImageComponentRGB));
+    set_string(props, N(kOfxImageEffectPropPreMultiplication), 0,
+               opt.premult ? N(kOfxImagePreMultiplied) : N(kOfxImageUnPreMultiplied));
+    set_double(props, N(kOfxImagePropPixelAspectRatio), 0, opt.par);
+}
+
 /* binary32 -> binary16, round to nearest even (the host's own, not the plug-in's) */
 static uint16_t to_half(float f)
 {
@@ -540,12 +551,7 @@ static image *new_image(int x1, int y1, int w, int h, int output, int frame, uin
     set_int_n(&im->props, N(kOfxImagePropBounds), 4, bounds);
     set_int_n(&im->props, N(kOfxImagePropRegionOfDefinition), 4, rod);
     set_int(&im->props, N(kOfxImagePropRowBytes), 0, (int)row);
-    set_string(&im->props, N(kOfxImageEffectPropPixelDepth), 0, depth_name());
-    set_string(&im->props, N(kOfxImageEffectPropComponents), 0,
-               channels() == 4 ? N(kOfxImageComponentRGBA) : N(kOfxImageComponentRGB));
-    set_string(&im->props, N(kOfxImageEffectPropPreMultiplication), 0,
-               opt.premult ? N(kOfxImagePreMultiplied) : N(kOfxImageUnPreMultiplied));
-    set_double(&im->props, N(kOfxImagePropPixelAspectRatio), 0, opt.par);
+    set_pixel_format(&im->props);
     *data = base;
     *row_bytes = row;
     return im;
@@ -849,12 +855,7 @@ static void instantiate(ofxh_effect *desc, ofxh_effect *inst)
         int out = strcmp(c->name, N(kOfxImageEffectOutputClipName)) == 0;
         double range[2] = {0, opt.frames - 1};
         set_string(&c->props, N(kOfxPropName), 0, c->name);
-        set_string(&c->props, N(kOfxImageEffectPropPixelDepth), 0, depth_name());
-        set_string(&c->props, N(kOfxImageEffectPropComponents), 0,
-                   channels() == 4 ? N(kOfxImageComponentRGBA) : N(kOfxImageComponentRGB));
-        set_string(&c->props, N(kOfxImageEffectPropPreMultiplication), 0,
-                   opt.premult ? N(kOfxImagePreMultiplied) : N(kOfxImageUnPreMultiplied));
-        set_double(&c->props, N(kOfxImagePropPixelAspectRatio), 0, opt.par);
+        set_pixel_format(&c->props);
         set_double(&c->props, N(kOfxImageEffectPropFrameRate), 0, 24.0);
         set_double_n(&c->props, N(kOfxImageEffectPropFrameRange), 2, range);
         set_int(&c->props, N(kOfxImageClipPropConnected), 0, 1);
