@@ -507,17 +507,22 @@ void dc_shm_unmap(void *addr, size_t size)
 }
 
 /* ---- folders ---- */
+/* out = $var + suffix: 0, or 1 when var is unset or empty, or -1 when out is too small. */
+static int under_env(char *out, size_t size, const char *var, const char *suffix)
+{
+    const char *base = getenv(var);
+    if (!base || !*base) return 1;
+    return snprintf(out, size, "%s%s", base, suffix) < (int)size ? 0 : -1;
+}
+
 int dc_default_runtime_dir(char *out, size_t size)
 {
-    const char *env = getenv("DCVSR_RUNTIME_DIR");
-    if (env && *env) return snprintf(out, size, "%s", env) < (int)size ? 0 : -1;
+    int r = under_env(out, size, "DCVSR_RUNTIME_DIR", "");
+    if (r <= 0) return r;
 #ifdef _WIN32
-    const char *base = getenv("LOCALAPPDATA");
-    if (!base || !*base) return -1;
-    return snprintf(out, size, "%s\\dcvsr", base) < (int)size ? 0 : -1;
+    return under_env(out, size, "LOCALAPPDATA", "\\dcvsr") ? -1 : 0;
 #else
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (xdg && *xdg) return snprintf(out, size, "%s/dcvsr", xdg) < (int)size ? 0 : -1;
+    if ((r = under_env(out, size, "XDG_RUNTIME_DIR", "/dcvsr")) <= 0) return r;
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp) tmp = "/tmp";
     return snprintf(out, size, "%s/dcvsr-%u", tmp, (unsigned)getuid()) < (int)size ? 0 : -1;
@@ -527,14 +532,10 @@ int dc_default_runtime_dir(char *out, size_t size)
 int dc_config_dir(char *out, size_t size)
 {
 #ifdef _WIN32
-    const char *base = getenv("APPDATA");
-    if (!base || !*base) return -1;
-    return snprintf(out, size, "%s\\dcvsr", base) < (int)size ? 0 : -1;
+    return under_env(out, size, "APPDATA", "\\dcvsr") ? -1 : 0;
 #else
-    const char *xdg = getenv("XDG_CONFIG_HOME");
-    if (xdg && *xdg) return snprintf(out, size, "%s/dcvsr", xdg) < (int)size ? 0 : -1;
-    const char *home = getenv("HOME");
-    if (!home || !*home) return -1;
-    return snprintf(out, size, "%s/.config/dcvsr", home) < (int)size ? 0 : -1;
+    int r = under_env(out, size, "XDG_CONFIG_HOME", "/dcvsr");
+    if (r <= 0) return r;
+    return under_env(out, size, "HOME", "/.config/dcvsr") ? -1 : 0;
 #endif
 }
