@@ -225,3 +225,36 @@ def test_c_client_reports_an_engine_that_cannot_start(tmp_path):
     result = run(TEST_BIN / "render", directory, "unix", 8, 8, 4, 0, 1, tmp_path / "x.f32", env=env)
     assert result.returncode == 1
     assert "exited with status 3" in result.stdout and "model folder is broken" in result.stdout
+
+
+@pytest.mark.parametrize("where", ["named", "user"])
+def test_c_client_reads_the_engine_command_file(tmp_path, where):
+    """The file `dcvsr install` writes, found by engine_command_file.py's rules: the named one, else the
+    user's, else the system's (not tested: it is /etc/dcvsr). PATH holds no `dcvsr`, so only the file
+    can name this command."""
+    directory = tmp_path / "rt"
+    directory.mkdir(mode=0o700)
+    command_file = tmp_path / "config" / "dcvsr" / "engine-command"
+    command_file.parent.mkdir(parents=True)
+    command_file.write_text("sh -c 'echo started from the file >&2; exit 4'\nignored second line\n")
+    env = {k: v for k, v in os.environ.items() if k != "DCVSR_ENGINE_CMD"}
+    env.update(DCVSR_AUTOSTART="1", PATH="/usr/bin:/bin", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    if where == "named":
+        env["DCVSR_ENGINE_COMMAND_FILE"] = str(command_file)
+        env["XDG_CONFIG_HOME"] = str(tmp_path / "elsewhere")
+    result = run(TEST_BIN / "render", directory, "unix", 8, 8, 4, 0, 1, tmp_path / "x.f32", env=env)
+    assert result.returncode == 1
+    assert "exited with status 4" in result.stdout and "started from the file" in result.stdout
+    assert str(command_file) in result.stdout
+
+
+def test_c_client_names_an_engine_command_file_without_a_command(tmp_path):
+    directory = tmp_path / "rt"
+    directory.mkdir(mode=0o700)
+    command_file = tmp_path / "engine-command"
+    command_file.write_text("\n")
+    env = {k: v for k, v in os.environ.items() if k != "DCVSR_ENGINE_CMD"}
+    env.update(DCVSR_AUTOSTART="1", PATH="/usr/bin:/bin", DCVSR_ENGINE_COMMAND_FILE=str(command_file))
+    result = run(TEST_BIN / "render", directory, "unix", 8, 8, 4, 0, 1, tmp_path / "x.f32", env=env)
+    assert result.returncode == 1
+    assert f"engine command file {command_file}: the first line holds no command" in result.stdout

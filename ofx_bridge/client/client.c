@@ -144,8 +144,24 @@ static void free_command(char **argv)
     if (argv) { free(argv[0]); free(argv); }
 }
 
-/* The engine command: DCVSR_ENGINE_CMD, else the file the installer writes
- * (<config>/engine-command), else `dcvsr serve` found on PATH. */
+/* The engine command file `dcvsr install` writes, by engine_command_file.py's rules: the one
+ * DCVSR_ENGINE_COMMAND_FILE names, else the user's, else the system's, the first that exists. */
+static int find_command_file(char *path, size_t size)
+{
+    const char *named = getenv("DCVSR_ENGINE_COMMAND_FILE");
+    if (named && *named) return snprintf(path, size, "%s", named) < (int)size ? 0 : -1;
+    int (*const folders[])(char *, size_t) = {dc_config_dir, dc_system_config_dir};
+    for (size_t i = 0; i < sizeof folders / sizeof *folders; i++) {
+        char dir[1024];
+        if (folders[i](dir, sizeof dir) != 0) continue;
+        join(path, size, dir, "engine-command");
+        if (dc_is_file(path)) return 0;
+    }
+    return -1;
+}
+
+/* The engine command: DCVSR_ENGINE_CMD, else the engine command file, else `dcvsr serve` found on
+ * PATH. NULL, with why in described, when the file holds no command. */
 static char **engine_command(char *described, size_t size)
 {
     const char *env = getenv("DCVSR_ENGINE_CMD");
@@ -153,18 +169,20 @@ static char **engine_command(char *described, size_t size)
         snprintf(described, size, "%s (DCVSR_ENGINE_CMD)", env);
         return split_command(env);
     }
-    char dir[1024], path[1100];
-    if (dc_config_dir(dir, sizeof dir) == 0) {
-        join(path, sizeof path, dir, "engine-command");
+    char path[1100];
+    if (find_command_file(path, sizeof path) == 0) {
         char *text = dc_read_file(path, 4096);
-        if (text) {
-            char *nl = strpbrk(text, "\r\n");
-            if (nl) *nl = 0;
-            snprintf(described, size, "%s (from %s)", text, path);
-            char **argv = *text ? split_command(text) : NULL;
-            free(text);
-            if (argv) return argv;
+        if (!text) {
+            snprintf(described, size, "cannot read the engine command file %s", path);
+            return NULL;
         }
+        char *nl = strpbrk(text, "\r\n");
+        if (nl) *nl = 0;
+        snprintf(described, size, "%s (from %s)", text, path);
+        char **argv = split_command(text);
+        free(text);
+        if (!argv) snprintf(described, size, "engine command file %s: the first line holds no command", path);
+        return argv;
     }
     snprintf(described, size, "dcvsr serve (found on PATH)");
     return split_command("dcvsr serve");
@@ -196,7 +214,8 @@ static int start_engine(dcvsr_client *c, double timeout, dcvsr_error *err)
     if (can_connect(c)) goto done;
     char **argv = engine_command(described, sizeof described);
     if (!argv) {
-        rc = set_error(err, DCVSR_ERR_START, "no command to start the dcvsr engine; set DCVSR_ENGINE_CMD");
+        rc = set_error(err, DCVSR_ERR_START, "no command to start the dcvsr engine: %s; run dcvsr install or set "
+                       "DCVSR_ENGINE_CMD", described);
         goto done;
     }
     intptr_t proc = dc_spawn(argv, c->runtime_dir, log_path, why, sizeof why);

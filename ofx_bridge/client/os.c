@@ -14,6 +14,7 @@
 #include <ws2tcpip.h>
 #include <windows.h>
 #include <io.h>
+#include <sys/stat.h>
 #else
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -538,4 +539,21 @@ int dc_config_dir(char *out, size_t size)
     if (r <= 0) return r;
     return under_env(out, size, "HOME", "/.config/dcvsr") ? -1 : 0;
 #endif
+}
+
+int dc_system_config_dir(char *out, size_t size)
+{
+#ifdef _WIN32
+    int r = under_env(out, size, "PROGRAMDATA", "\\dcvsr");
+    if (r <= 0) return r;
+    return snprintf(out, size, "C:\\ProgramData\\dcvsr") < (int)size ? 0 : -1;
+#else
+    return snprintf(out, size, "/etc/dcvsr") < (int)size ? 0 : -1;
+#endif
+}
+
+int dc_is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }

@@ -59,5 +59,9 @@ void dc_shm_unmap(void *addr, size_t size);
 int dc_default_runtime_dir(char *out, size_t size);
 /* The user's configuration folder for dcvsr ($XDG_CONFIG_HOME/dcvsr, %APPDATA%\dcvsr). */
 int dc_config_dir(char *out, size_t size);
+/* The machine's configuration folder for dcvsr (/etc/dcvsr, %PROGRAMDATA%\\dcvsr). */
+int dc_system_config_dir(char *out, size_t size);
+/* 1 if path names a regular file (after links), else 0. */
+int dc_is_file(const char *path);
 
 #endif
