@@ -4,13 +4,16 @@
     .venv/bin/python scripts/fit_footage.py MODEL [--data sources.json] [--samples 600] [--crop 256]
 
 Draws held-back crops of the training sources (seeds that neither the restorer's fit nor training
-draws), as 2-frame clips at x2 and x4, a third each clean (antialiased bicubic downscale), with the
-`realistic` preset (as `dcvsr eval --degrade realistic`) and with the degraded half of
+draws), as 2-frame clips at x2 and x4, a quarter each: clean (antialiased bicubic downscale); a
+clean downscale of a good master (the crop first given a few levels of grain and light JPEG or video
+compression at its own size, which is then also the target: real footage downscaled from a camera
+or tape master keeps a trace of its grain and is still best restored as clean); with the
+`realistic` preset (as `dcvsr eval --degrade realistic`); and with the degraded half of
 scripts/nano_degradation.json (the milder mixture nano trains on). Each crop is labelled with the
-restorer bank (clean or degraded) whose restoration has the higher PSNR and weighted by the dB
-between them, so the fit minimises the dB lost to the better bank. Fits on one set of seeds, prints
-per kind and scale, on another set, how often it picks the degraded bank and what its choice gains
-against each fixed bank and loses against the better one, and writes it into
+restorer bank (clean or degraded) whose restoration of its target has the higher PSNR and weighted
+by the dB between them, so the fit minimises the dB lost to the better bank. Fits on one set of
+seeds, prints per kind and scale, on another set, how often it picks the degraded bank and what its
+choice gains against each fixed bank and loses against the better one, and writes it into
 MODEL/restorer/config.json (MODEL is a folder, e.g. a copy of the shipped nano). Never looks at the
 evaluation clips.
 """
@@ -44,14 +47,25 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return -10 * math.log10(max(((a - b) ** 2).mean().item(), 1e-12))
 
 
+# The noise and compression of a master, given at its own size (scale 1: no blur, no resize).
+# A good master: grain of a few 8-bit levels, light compression.
+MASTER = replace(CLEAN, noise_prob=1.0, gaussian_sigma=(1.0, 4.0), poisson_scale=(0.05, 0.3),
+                 jpeg_prob=0.5, jpeg_quality=(70, 95), video_prob=0.5, x264_crf=(16, 24),
+                 mpeg4_bpp=(1.0, 3.0), quantize=True)
+
+
 def draw(dataset: ClipDataset, restorer, kinds: dict, samples: int, seed: int):
-    """Per crop: features, the PSNR of the clean and the degraded bank's restoration, (kind, scale)."""
+    """Per crop: features, the PSNR of the clean and the degraded bank's restoration, (kind, scale).
+    kinds: name -> (the master's degradation or None, the downscale's degradation)."""
     rows, gains, tags = [], [], []
     names = list(kinds)
     for i in range(samples):
         name, scale = names[i % len(names)], (2.0, 4.0)[(i // len(names)) % 2]
         clip = dataset.sample(seed, i, 0)
-        lr = degrade(clip, kinds[name], scale, np.random.default_rng([seed, i, 1]))[:1].clamp(0, 1)
+        master, config = kinds[name]
+        if master is not None:
+            clip = degrade(clip, master, 1.0, np.random.default_rng([seed, i, 2]))
+        lr = degrade(clip, config, scale, np.random.default_rng([seed, i, 1]))[:1].clamp(0, 1)
         rows.append(frame_features(lr[0].permute(1, 2, 0).numpy()))
         up = upscale_and_pad(lr, geometry(lr.shape[-2], lr.shape[-1], scale, 1, 1))
         gains.append([psnr(restorer.apply(up, bank, scale), clip[:1]) for bank in CLASSES])
@@ -72,8 +86,9 @@ def main() -> int:
     sources = expand_sources(read_sources(args.data), 2, args.crop)
     dataset = ClipDataset(sources, DataConfig(frames=2, crop=args.crop))
     mixture = degradation_config(str(ROOT / "scripts" / "nano_degradation.json"))
-    kinds = {"clean": CLEAN, "realistic": degradation_config("realistic"),
-             "nano-degraded": replace(mixture, clean_prob=0.0)}
+    kinds = {"clean": (None, CLEAN), "good master": (MASTER, CLEAN),
+             "realistic": (None, degradation_config("realistic")),
+             "nano-degraded": (None, replace(mixture, clean_prob=0.0))}
     folder = args.model / FOLDER
     restorer = load_restorer(folder)
     x, psnrs, _ = draw(dataset, restorer, kinds, args.samples, SEED)

