@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,9 @@ class ClusterRun:
         job = self.ray.put(ShotJob(clip.source, self.deinterlace, sampler.settings, files))
         tally = _Tally(progress, len(shots), len(finished))
         lost: str | None = None
-        with job_failures(files):
+        # Ray prints what its workers report (a worker died, a task is retried) on standard output,
+        # where --progress json writes; during the job it goes to standard error instead.
+        with redirect_stdout(sys.stderr), job_failures(files):
             for shot in todo:
                 self.pool.submit(lambda worker, shot: worker.render_shot.remote(job, shot, self.events), shot)
             while self.pool.has_next():
