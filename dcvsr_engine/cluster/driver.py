@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -49,6 +50,7 @@ class ClusterRun:
     def __init__(self, address: ClusterAddress, model: Any, threads: int, deinterlace: bool = False,
                  log: Callable[[str], None] = lambda text: print(f"dcvsr: {text}", file=sys.stderr)) -> None:
         self.log, self.deinterlace = log, deinterlace
+        started = time.monotonic()
         self.want = {"device": model.device.type, "dtype": dtype_name(model.dtype), "threads": threads,
                      "model": model.fingerprint}
         gpu = model.device.type == "cuda"
@@ -82,8 +84,9 @@ class ClusterRun:
         except BaseException:
             ray.shutdown()
             raise
+        ready = time.monotonic() - started
         self.log(f"cluster: {len(self.workers)} workers on {address.describe()} ({self.want['device']}, "
-                 f"{self.want['dtype']}, {threads} thread(s) each)")
+                 f"{self.want['dtype']}, {threads} thread(s) each), ready in {ready:.1f} s")
 
     def _check_workers(self, address: ClusterAddress) -> None:
         """Refuse a cluster whose workers would not render alike (device type, dtype, threads, model)."""
@@ -123,6 +126,7 @@ class ClusterRun:
                  f"{len(finished)} finished in an earlier run, {len(todo)} to render")
         job = self.ray.put(ShotJob(clip.source, self.deinterlace, sampler.settings, files))
         tally = _Tally(progress, len(shots), len(finished))
+        began = time.monotonic()
         lost: str | None = None
         # Ray prints what its workers report (a worker died, a task is retried) on standard output,
         # where --progress json writes; during the job it goes to standard error instead.
@@ -146,13 +150,15 @@ class ClusterRun:
                 journal.done.update(records)
                 journal.save()
                 tally.finished(next(s for s in shots if s.first == records[0][0]))
+            rendered = time.monotonic()
             if lost is None:
                 finish_job(files, source, overwrite)
         if lost is not None:  # outside job_failures: the finished shots stay for the next run
             raise ClusterError(f"{spec.path}: a worker died more than {MAX_RESTARTS} times ({lost}); the "
                                "finished shots are kept, and the same command continues the job")
-        self.log(f"cluster: rendered {len(todo)} shots ({tally.retried} retried after a worker died), "
-                 f"{len(finished)} from an earlier run")
+        joined = time.monotonic() - rendered
+        self.log(f"cluster: rendered {len(todo)} shots in {rendered - began:.1f} s ({tally.retried} retried "
+                 f"after a worker died), {len(finished)} from an earlier run; joined in {joined:.2f} s")
         return files.resumed
 
     def _events(self) -> list[Any]:
