@@ -102,8 +102,8 @@ def main() -> int:
         model = make_tiny(work / "tiny")
         (work / "home" / "tmp").mkdir(parents=True)
         home = work / "home"
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'client'}", "HOME": str(home), "TMPDIR": str(home / "tmp"),
-               "RAY_USAGE_STATS_ENABLED": "0"}
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "HOME": str(home), "TMPDIR": str(home / "tmp"),
+               "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": os.pathsep.join(sys.path[:2])}
         base = [sys.executable, "-m", "dcvsr_engine.cli", "upscale", str(clip), "--model", str(model), *FLAGS,
                 "--scene-cuts", str(cuts)]
         where = "in" if isolate else "not in"
