@@ -11,6 +11,7 @@ total divided by N and the longest shot; the speed-up is the total over that. Th
 copy) and the workers' model loads are left out: bench/bench_cluster.py measures them.
 
     python scripts/cluster_speedup.py [--shots 1500] [--mean-s 4.8] [--sigma 0.9] [--workers 8,64]
+                                      [--long-take-s 360]
 """
 
 from __future__ import annotations
@@ -53,8 +54,12 @@ def main() -> int:
     parser.add_argument("--sigma", type=float, default=0.9, help="standard deviation of log(length)")
     parser.add_argument("--workers", default="8,64")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--long-take-s", type=float, default=0.0,
+                        help="replace the last shot by one unbroken take this long (a shot stays one chain)")
     args = parser.parse_args()
     frames = shot_lengths(args.shots, args.mean_s, args.sigma, args.seed)
+    if args.long_take_s:
+        frames[-1] = round(args.long_take_s * FPS)
     costs = cost(frames)
     total = costs.sum()
     print(f"{args.shots} shots, {frames.sum()} frames ({frames.sum() / FPS / 60:.0f} min at {FPS} fps); "
