@@ -256,6 +256,26 @@ def test_an_unreachable_cluster_is_named_within_seconds_and_nothing_is_written(t
     assert list(out.parent.iterdir()) == []
 
 
+def test_a_work_dir_elsewhere_holds_the_job_and_the_output_is_the_same(tiny_model_dir, clip, reference,
+                                                                        tmp_path):
+    """--work-dir (here on /dev/shm, another file system where there is one) without --cluster: the
+    job's folder lives there, the result is made beside the output and renamed into place, the same
+    bytes; nothing is left in either place."""
+    shm = Path("/dev/shm")
+    work = Path(tempfile.mkdtemp(prefix="dcvsr-work-", dir=shm if shm.is_dir() else tmp_path))
+    out = tmp_path / "out" / "elsewhere.mkv"
+    out.parent.mkdir()
+    try:
+        done = subprocess.run(upscale(tiny_model_dir, clip, out, "--quiet", "--work-dir", work / "jobs"),
+                              env=cli_env(tmp_path), capture_output=True, text=True, timeout=TIMEOUT)
+        assert done.returncode == 0, done.stderr
+        assert out.read_bytes() == reference
+        assert list(out.parent.iterdir()) == [out]
+        assert list((work / "jobs").iterdir()) == []
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 @pytest.mark.parametrize("value, message", [
     ("remote", "give local, local:N"), ("local:0", "give local, local:N"), ("ray://host", "ray://HOST:PORT"),
 ])
