@@ -184,20 +184,24 @@ def run_upscale(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
-    sampler = DCVSRSampler.open(model, args.quality, **overrides_from_args(args))
-    _model_notes(model, args)
-    if args.dry_run:
-        from .job.estimate import dry_run
-
-        dry_run(jobs, sampler, request)
-        return 0 if len(ready) == len(jobs) else 2
     cluster = None
-    if args.cluster:
+    if args.cluster and not args.dry_run:
         from .cluster.driver import ClusterRun
+        from .model.devices import pick_device
 
-        cluster = ClusterRun(address, model, torch.get_num_threads(), args.deinterlace)
+        # Reached before the model loads (which can take a minute), so a bad address fails at once.
+        cluster = ClusterRun(address, pick_device(args.device), torch.get_num_threads(), args.deinterlace)
     try:
+        model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
+        sampler = DCVSRSampler.open(model, args.quality, **overrides_from_args(args))
+        _model_notes(model, args)
+        if args.dry_run:
+            from .job.estimate import dry_run
+
+            dry_run(jobs, sampler, request)
+            return 0 if len(ready) == len(jobs) else 2
+        if cluster is not None:
+            cluster.start_workers(model)
         _render_all(jobs, sampler, request, args, colours, cluster)
     finally:
         if cluster is not None:

@@ -45,15 +45,14 @@ _POLL_S = 0.25          # how often progress is drained while shots render
 
 
 class ClusterRun:
-    """The workers of one command; `render` runs one job on them."""
+    """The cluster of one command: reached (or started) before the model loads, so an unreachable
+    address fails at once; `start_workers` then gives each worker the model, and `render` runs a job."""
 
-    def __init__(self, address: ClusterAddress, model: Any, threads: int, deinterlace: bool = False,
+    def __init__(self, address: ClusterAddress, device: torch.device, threads: int, deinterlace: bool = False,
                  log: Callable[[str], None] = lambda text: print(f"dcvsr: {text}", file=sys.stderr)) -> None:
-        self.log, self.deinterlace = log, deinterlace
-        started = time.monotonic()
-        self.want = {"device": model.device.type, "dtype": dtype_name(model.dtype), "threads": threads,
-                     "model": model.fingerprint}
-        gpu = model.device.type == "cuda"
+        self.address, self.threads, self.log, self.deinterlace = address, threads, log, deinterlace
+        self._started = time.monotonic()
+        gpu = device.type == "cuda"
         local_gpus = torch.cuda.device_count() if gpu else 0
         workers = address.workers or (local_gpus if gpu else max(1, (os.cpu_count() or 1) // threads))
         if address.url is None and gpu and workers > local_gpus:
@@ -61,31 +60,37 @@ class ClusterRun:
         # A local CPU instance has room for exactly the workers asked for, whatever the cores.
         local_cpus = (os.cpu_count() or 1) if gpu else workers * threads
         self.ray = ray = connect(address, local_cpus, local_gpus)
-        try:
-            if address.url is not None:
-                room = ray.cluster_resources()
-                workers = int(room.get("GPU", 0)) if gpu else int(room.get("CPU", 0)) // threads
-                if workers < 1:
-                    raise ClusterError(f"--cluster {address.url}: the cluster has no "
-                                       f"{'GPU' if gpu else f'{threads} free CPUs'} for a worker "
-                                       f"({', '.join(f'{k} {v:g}' for k, v in sorted(room.items()))})")
-            from ray.util import ActorPool
-            from ray.util.queue import Queue
+        if address.url is not None:
+            room = ray.cluster_resources()
+            workers = int(room.get("GPU", 0)) if gpu else int(room.get("CPU", 0)) // threads
+            if workers < 1:
+                ray.shutdown()
+                raise ClusterError(f"--cluster {address.url}: the cluster has no "
+                                   f"{'GPU' if gpu else f'{threads} free CPUs'} for a worker "
+                                   f"({', '.join(f'{k} {v:g}' for k, v in sorted(room.items()))})")
+        self.count, self.gpu = workers, gpu
+        self.workers: list[Any] = []
 
-            # A CPU worker takes the job's --threads CPUs; a GPU worker one GPU (its CPU threads still set).
-            need = {"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": threads}
-            actor = ray.remote(ShotWorker).options(max_restarts=MAX_RESTARTS,
-                                                    max_task_retries=MAX_TASK_RETRIES, **need)
-            self.events = Queue(actor_options={"num_cpus": 0})
-            self.workers = [actor.remote(str(model.path), model.device.type, self.want["dtype"], threads)
-                            for _ in range(workers)]
-            self._check_workers(address)
-            self.pool = ActorPool(self.workers)
-        except BaseException:
-            ray.shutdown()
-            raise
-        ready = time.monotonic() - started
-        self.log(f"cluster: {len(self.workers)} workers on {address.describe()} ({self.want['device']}, "
+    def start_workers(self, model: Any) -> None:
+        """Start the workers, each loading `model` (its folder) on the job's device type and dtype, and
+        check they are alike."""
+        from ray.util import ActorPool
+        from ray.util.queue import Queue
+
+        threads = self.threads
+        self.want = {"device": model.device.type, "dtype": dtype_name(model.dtype), "threads": threads,
+                     "model": model.fingerprint}
+        # A CPU worker takes the job's --threads CPUs; a GPU worker one GPU (its CPU threads still set).
+        need = {"num_gpus": 1, "num_cpus": 1} if self.gpu else {"num_cpus": threads}
+        actor = self.ray.remote(ShotWorker).options(max_restarts=MAX_RESTARTS,
+                                                     max_task_retries=MAX_TASK_RETRIES, **need)
+        self.events = Queue(actor_options={"num_cpus": 0})
+        self.workers = [actor.remote(str(model.path), model.device.type, self.want["dtype"], threads)
+                        for _ in range(self.count)]
+        self._check_workers(self.address)
+        self.pool = ActorPool(self.workers)
+        ready = time.monotonic() - self._started
+        self.log(f"cluster: {len(self.workers)} workers on {self.address.describe()} ({self.want['device']}, "
                  f"{self.want['dtype']}, {threads} thread(s) each), ready in {ready:.1f} s")
 
     def _check_workers(self, address: ClusterAddress) -> None:
