@@ -3,9 +3,9 @@
 It lives in a hidden folder beside the output (`.NAME.dcvsr-job/`), or in the folder `--work-dir`
 names, with the job's chunks and carried states, and records the job's identity (input, output
 format, settings, model, device, dtype, threads, streams kept), its cut list and segments, each
-finished segment's chunk, and which carried TAP state feeds the next segment. Every file is written under a
-temporary name, flushed to disk (fsync), then renamed, and the folder is synced after each
-rename, so after a power cut the journal names only files that are complete on disk.
+finished segment's chunk, and which carried TAP state feeds the next segment. Every file is
+written under a temporary name, flushed to disk (fsync), then renamed, and the folder is synced
+after each rename, so after a power cut the journal names only files that are complete on disk.
 
 A segment is finished when its chunk and the state carried out of it are on disk and the
 journal says so, with the chunk's SHA-256; a resumed job checks each finished segment's files

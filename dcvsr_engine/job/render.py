@@ -220,8 +220,7 @@ def _write_chunk(folder: Path, fmt: ChunkFormat, seg: Segment, out: np.ndarray,
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     sync_folder(path.parent)
-    return {"chunk": name, "bytes": path.stat().st_size, "sha256": file_digest([path]), "frames": seg.frames,
-            "delay": decode_delay(stamps)}
+    return {"chunk": name, "sha256": file_digest([path]), "frames": seg.frames, "delay": decode_delay(stamps)}
 
 
 def _write_images(folder: Path, spec: OutputSpec, seg: Segment, out: np.ndarray,
