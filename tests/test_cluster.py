@@ -276,6 +276,21 @@ def test_a_work_dir_elsewhere_holds_the_job_and_the_output_is_the_same(tiny_mode
         shutil.rmtree(work, ignore_errors=True)
 
 
+def test_a_worker_unlike_the_job_is_refused(tiny_model_dir):
+    """What a worker reports of itself, compared with the job's: another dtype (or device type, thread
+    count, model) is named; the same passes."""
+    from dcvsr_engine.cluster.driver import unlike
+    from dcvsr_engine.cluster.worker import ShotWorker
+
+    fp32 = ShotWorker(str(tiny_model_dir), "cpu", "fp32", 1).describe()
+    bf16 = ShotWorker(str(tiny_model_dir), "cpu", "bf16", 1).describe()
+    want = {k: fp32[k] for k in ("device", "dtype", "threads", "model")}
+    assert want == {"device": "cpu", "dtype": "fp32", "threads": 1, "model": fp32["model"]}
+    assert unlike(want, fp32) is None
+    assert unlike(want, bf16).startswith(f"the worker on {bf16['node']} renders with {{'dtype': 'bf16'}}, "
+                                         "not the job's {'dtype': 'fp32'}: every worker must have the same")
+
+
 @pytest.mark.parametrize("value, message", [
     ("remote", "give local, local:N"), ("local:0", "give local, local:N"), ("ray://host", "ray://HOST:PORT"),
 ])

@@ -105,12 +105,9 @@ class ClusterRun:
             cause = getattr(exc, "cause", None) or exc
             raise ClusterError(f"--cluster {address.describe()}: a worker failed to start: {cause}") from None
         for seen in found:
-            differs = {k: seen[k] for k in self.want if seen[k] != self.want[k]}
-            if differs:
-                wanted = {k: self.want[k] for k in differs}
-                raise ClusterError(f"--cluster {address.describe()}: the worker on {seen['node']} renders "
-                                   f"with {differs}, not the job's {wanted}: every worker must have the same "
-                                   "device type, dtype, threads and model to join into one render")
+            problem = unlike(self.want, seen)
+            if problem:
+                raise ClusterError(f"--cluster {address.describe()}: {problem}")
 
     def close(self) -> None:
         self.ray.shutdown()
@@ -169,6 +166,16 @@ class ClusterRun:
     def _events(self) -> list[Any]:
         waiting = self.events.qsize()
         return self.events.get_nowait_batch(waiting) if waiting else []
+
+
+def unlike(want: dict[str, Any], seen: dict[str, Any]) -> str | None:
+    """Why a worker (ShotWorker.describe()) would not render the job's bytes, or None when it would."""
+    differs = {k: seen[k] for k in want if seen[k] != want[k]}
+    if not differs:
+        return None
+    wanted = {k: want[k] for k in differs}
+    return (f"the worker on {seen['node']} renders with {differs}, not the job's {wanted}: every worker "
+            "must have the same device type, dtype, threads and model to join into one render")
 
 
 class _Tally:
