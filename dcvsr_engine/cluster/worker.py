@@ -55,6 +55,8 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 
 class ShotWorker:
+    """One model on one worker process (a Ray actor: driver.py), rendering whole shots."""
+
     def __init__(self, model_path: str, device: str, dtype: str, threads: int) -> None:
         torch.set_num_threads(threads)
         self.model = load_model(model_path, device, dtype)
