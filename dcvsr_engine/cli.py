@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--dry-run", action="store_true",
                     help="check every input and output, print what would be done with an estimated time "
                     "(measured on a few frames of the first input), and write nothing")
+    up.add_argument("--cluster", nargs="?", const="local", metavar="ADDRESS",
+                    help="render the shots in parallel on Ray (pip install 'dcvsr[cluster]'): local (the "
+                    "default) or local:N starts N workers on this machine, ray://HOST:PORT uses a running "
+                    "cluster; the output is bit-identical to a render without --cluster (docs/cluster.md)")
+    up.add_argument("--work-dir", type=Path, metavar="DIR",
+                    help="where the job's journal and chunks live (default: a hidden folder beside the "
+                    "output); with a multi-machine --cluster it must be storage every node sees")
     up.add_argument("--quiet", action="store_true", help="no progress bars")
     up.add_argument("--progress", choices=("bar", "json"), default="bar",
                     help="json: one JSON object per line on standard output, for scripts and render managers")
@@ -163,6 +170,12 @@ def run_upscale(args: argparse.Namespace) -> int:
     if not ready:
         print(summary_table(jobs), file=sys.stderr)
         return 2
+    if args.cluster and not args.dry_run:
+        from .cluster.address import parse_cluster
+        from .cluster.connect import import_ray
+
+        address = parse_cluster(args.cluster)
+        import_ray()  # a missing Ray is named before the model loads and before anything is written
 
     import torch
 
@@ -171,21 +184,34 @@ def run_upscale(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
-    sampler = DCVSRSampler.open(model, args.quality, **overrides_from_args(args))
-    _model_notes(model, args)
-    if args.dry_run:
-        from .job.estimate import dry_run
+    cluster = None
+    if args.cluster and not args.dry_run:
+        from .cluster.driver import ClusterRun
+        from .model.devices import pick_device
 
-        dry_run(jobs, sampler, request)
-        return 0 if len(ready) == len(jobs) else 2
-    _render_all(jobs, sampler, request, args, colours)
+        # Reached before the model loads (which can take a minute), so a bad address fails at once.
+        cluster = ClusterRun(address, pick_device(args.device), torch.get_num_threads(), args.deinterlace)
+    try:
+        model = load_model(model_for(args.model, args.quality), args.device, args.dtype)
+        sampler = DCVSRSampler.open(model, args.quality, **overrides_from_args(args))
+        _model_notes(model, args)
+        if args.dry_run:
+            from .job.estimate import dry_run
+
+            dry_run(jobs, sampler, request)
+            return 0 if len(ready) == len(jobs) else 2
+        if cluster is not None:
+            cluster.start_workers(model)
+        _render_all(jobs, sampler, request, args, colours, cluster)
+    finally:
+        if cluster is not None:
+            cluster.close()
     if not single:
         print(summary_table(jobs), file=sys.stderr)
     return 0 if all(job.status in ("done", "resumed") for job in jobs) else 2
 
 
-def _render_all(jobs: list, sampler, request, args: argparse.Namespace, colours: dict) -> None:
+def _render_all(jobs: list, sampler, request, args: argparse.Namespace, colours: dict, cluster=None) -> None:
     from .job.batch import fail
     from .job.output import output_spec
     from .job.progress import make_progress
@@ -217,8 +243,10 @@ def _render_all(jobs: list, sampler, request, args: argparse.Namespace, colours:
                 colour, cuts = colours[job.source], scenes.from_args(clip, args)
                 for line in [*colour.describe(spec.video), cuts.describe(clip)]:
                     print(f"dcvsr: {line}", file=sys.stderr)
-                resumed = render_job(clip, job.info, clip_sampler, spec, list(cuts.cuts), progress,
-                                     overwrite=args.overwrite, restart=args.restart, colour=colour)
+                render = cluster.render if cluster is not None else render_job
+                resumed = render(clip, job.info, clip_sampler, spec, list(cuts.cuts), progress,
+                                 overwrite=args.overwrite, restart=args.restart, colour=colour,
+                                 work_dir=args.work_dir)
             except DCVSRError as exc:
                 progress.end_job("failed", str(exc))
                 if single:

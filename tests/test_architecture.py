@@ -48,6 +48,7 @@ ENGINE_LAYERS = [
     {"dcvsr_engine.model", "dcvsr_engine.attention"},
     {"dcvsr_engine.sampler"},
     {"dcvsr_engine.server", "dcvsr_engine.evaluation", "dcvsr_engine.training", "dcvsr_engine.job"},
+    {"dcvsr_engine.cluster"},  # drives job/'s chunks, journal and join on Ray's workers
     {"dcvsr_engine.cli"},
 ]
 
@@ -184,6 +185,8 @@ def test_no_import_circles():
      "dcvsr_engine may not import dcvsr_client"),
     ("dcvsr_engine.sampler.plan", "def f():\n    from ..server import engine\n",
      "dcvsr_engine.sampler may not import dcvsr_engine.server"),
+    ("dcvsr_engine.job.render", "def f():\n    from ..cluster import driver\n",
+     "dcvsr_engine.job may not import dcvsr_engine.cluster"),
 ])
 def test_the_check_sees_every_kind_of_import(tmp_path, name, source, wanted):
     (tmp_path / "m.py").write_text(source)

@@ -108,3 +108,30 @@ def _text(path: Path) -> str:
         return path.read_text()
     except OSError:
         return ""
+
+
+def test_the_journal_keeps_finished_segments_whose_bytes_match_their_hash_in_any_order(tmp_path):
+    """A cluster finishes shots in any order: segments 0 and 2 finished, 1 not, are both kept; a chunk
+    changed on disk (same size, one bit) no longer counts and is rendered again."""
+    from dcvsr_engine.job.journal import file_digest, open_journal
+
+    out = tmp_path / "out.mkv"
+    identity, cuts, layout = {"job": 1}, [2, 4], [[0, 2, 0], [2, 4, 0], [4, 6, 0], [6, 8, 3]]
+    journal, resumed = open_journal(out, identity, cuts, layout, restart=False)
+    assert not resumed
+    for k in (0, 2, 3):
+        chunk = journal.path(f"chunk_{k:05d}.mkv")
+        chunk.write_bytes(bytes(range(100)))
+        journal.done[k] = {"chunk": chunk.name, "sha256": file_digest([chunk]), "frames": 2}
+    journal.save()
+    again, resumed = open_journal(out, identity, cuts, layout, restart=False)
+    assert resumed and sorted(again.done) == [0, 2, 3]
+
+    changed = journal.path("chunk_00003.mkv")
+    data = bytearray(changed.read_bytes())
+    data[50] ^= 1
+    changed.write_bytes(bytes(data))
+    again, resumed = open_journal(out, identity, cuts, layout, restart=False)
+    assert resumed and sorted(again.done) == [0, 2]
+    # In order, a one-machine render starts at segment 1 (its chain starts there: no state is carried in).
+    assert again.first_unfinished() == 1

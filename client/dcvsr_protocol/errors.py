@@ -27,6 +27,10 @@ class OutputError(DCVSRError):
     """The output cannot be written where asked."""
 
 
+class ClusterError(DCVSRError):
+    """A render cluster (`dcvsr upscale --cluster`) is missing, unreachable, unlike itself, or lost a shot."""
+
+
 class DCVSRClientError(Exception):
     """Base class of the client's errors."""
 

@@ -90,6 +90,11 @@ class ModelColour:
             tags = (TRANSFER_UNSPECIFIED, PRIMARIES_UNSPECIFIED)
         return cls(source, output, notes, tags)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # OpenColorIO's processors do not pickle: a copy (a cluster worker's) builds its own from the
+        # same spaces, so it converts the same way.
+        return (type(self), (self.source, self.output, self.notes, self.output_tags))
+
     @property
     def key(self) -> str:
         """What the conversion depends on, for cache keys."""

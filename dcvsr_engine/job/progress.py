@@ -8,6 +8,7 @@ object per line on standard output instead, for scripts and render managers:
   {"event": "start", "job": 0, "jobs": 2, "input": ..., "output": ..., "frames": 240, "done": 0}
   {"event": "frame", "job": 0, "frame": 17, "frames": 240, "fps": 0.8, "eta_s": 278.7,
    "overall_frame": 17, "overall_frames": 480, "overall_eta_s": 578.7}
+  {"event": "shots", "job": 0, "shots": 12, "running": 2, "done": 5, "retried": 1}   (--cluster)
   {"event": "end", "job": 0, "status": "done", "message": "..."}
   {"event": "summary", "done": 2, "failed": 0}
 """
@@ -30,6 +31,7 @@ class Progress:
         self.frames = self.done = self.resumed = 0
         self._started = time.monotonic()
         self._run_frames = 0        # frames computed in this run, all jobs (for the overall rate)
+        self.shot_counts: dict[str, int] = {}
 
     def start_job(self, job: int, source: str, output: str, frames: int, done: int) -> None:
         self.job, self.frames, self.done, self.resumed = job, frames, done, done
@@ -40,6 +42,11 @@ class Progress:
         self.done += 1
         self.overall_done += 1
         self._run_frames += 1
+
+    def shots(self, shots: int, running: int, done: int, retried: int) -> None:
+        """A cluster job's shots (cluster/): how many, running now, done (this run or earlier), retried
+        after a worker died."""
+        self.shot_counts = {"shots": shots, "running": running, "done": done, "retried": retried}
 
     def end_job(self, status: str, message: str = "") -> None:
         if status != "done":  # the job's remaining frames will not come
@@ -74,7 +81,8 @@ class BarProgress(Progress):
         from tqdm import tqdm
 
         self._tqdm = tqdm
-        fmt = "{desc}: {percentage:3.0f}%|{bar}| {n}/{total} frames [{elapsed}<{remaining}, {rate_fmt}]"
+        fmt = ("{desc}: {percentage:3.0f}%|{bar}| {n}/{total} frames "
+               "[{elapsed}<{remaining}, {rate_fmt}{postfix}]")
         self._overall = (tqdm(total=total_frames, unit="frame", desc="all", dynamic_ncols=True, position=0,
                               bar_format=fmt) if jobs > 1 else None)
         self._bar = None
@@ -93,6 +101,12 @@ class BarProgress(Progress):
         self._bar.update(1)
         if self._overall is not None:
             self._overall.update(1)
+
+    def shots(self, shots: int, running: int, done: int, retried: int) -> None:
+        super().shots(shots, running, done, retried)
+        if self._bar is not None:
+            retries = f", {retried} retried" if retried else ""
+            self._bar.set_postfix_str(f"shots {done}/{shots} done, {running} running{retries}")
 
     def end_job(self, status: str, message: str = "") -> None:
         super().end_job(status, message)
@@ -129,6 +143,10 @@ class JsonProgress(Progress):
         self._emit(event="frame", job=self.job, frame=self.done, frames=self.frames, fps=round(self.fps(), 4),
                    eta_s=_round(self.eta()), overall_frame=self.overall_done, overall_frames=self.total,
                    overall_eta_s=_round(self.overall_eta()))
+
+    def shots(self, shots: int, running: int, done: int, retried: int) -> None:
+        super().shots(shots, running, done, retried)
+        self._emit(event="shots", job=self.job, **self.shot_counts)
 
     def end_job(self, status: str, message: str = "") -> None:
         super().end_job(status, message)

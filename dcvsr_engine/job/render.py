@@ -13,8 +13,12 @@ the chunks are joined by stream copy with the input's sound, subtitles, chapters
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import av
@@ -24,16 +28,17 @@ from dcvsr_protocol.colour import ColourTags
 from dcvsr_protocol.errors import DCVSRError, OutputError
 
 from ..colour import ModelColour
-from ..io.atomic import commit, remove_path
+from ..io.atomic import commit, partial_name, remove_path
 from ..io.clip import Clip
 from ..io.image_sink import ImageFolderSink, frame_file
 from ..io.join import CHUNK_MUXER, Chunk, decode_delay, join_chunks
 from ..io.probe import SourceInfo
 from ..io.video_sink import VideoSink
 from ..sampler.carry import CarriedState
+from ..sampler.conditioning import Geometry
 from ..sampler.pipeline import DCVSRSampler, check_frame
 from ..sampler.segments import Segment
-from .journal import Journal, durable_write, open_journal, sync_folder
+from .journal import Journal, durable_write, file_digest, open_journal, sync_folder
 from .output import OutputSpec
 from .progress import Progress
 
@@ -76,6 +81,59 @@ def job_identity(clip: Clip, sampler: DCVSRSampler, spec: OutputSpec,
             "threads": torch.get_num_threads(), **extra}
 
 
+@dataclass(frozen=True)
+class ChunkFormat:
+    """How each segment's chunk (or images) of a job is written. It pickles, so a cluster's workers
+    (cluster/) write the very chunks a one-machine render writes."""
+
+    spec: OutputSpec
+    when: Timing
+    picture: Picture
+    colour: ModelColour
+
+
+@dataclass
+class JobFiles:
+    """A job laid out on disk: its geometry, canonical segments, journal and chunk format."""
+
+    geo: Geometry
+    segments: list[Segment]
+    journal: Journal
+    resumed: bool   # the journal of an earlier run of this very job was found
+    fmt: ChunkFormat
+
+
+def open_job(clip: Clip, source: SourceInfo | None, sampler: DCVSRSampler, spec: OutputSpec, cuts: list[int],
+             *, restart: bool = False, identity: dict[str, Any] | None = None, colour: ModelColour,
+             work_dir: Path | None = None) -> JobFiles:
+    """Plan `clip`'s segments and open (or resume) the job's journal, beside the output or in `work_dir`."""
+    geo = sampler.plan.geometry(clip.height, clip.width)
+    segments = sampler.plan.segments(clip.num_frames, cuts)
+    layout = [[s.start, s.stop, s.context] for s in segments]
+    ident = identity or job_identity(clip, sampler, spec, {"colour": colour.key})
+    journal, resumed = open_journal(spec.path, ident, sorted(cuts), layout, restart, work_dir)
+    picture = Picture(clip.fps, colour.tagged(clip.colour) if clip.kind == "video" else None,
+                      source.sample_aspect if source is not None else None)
+    return JobFiles(geo, segments, journal, resumed, ChunkFormat(spec, timing(clip, source), picture, colour))
+
+
+@contextmanager
+def job_failures(files: JobFiles) -> Iterator[None]:
+    """Writing failures become an OutputError; an error running again would not mend (bad input, an
+    unwritable output) removes the job's folder. An interruption (KeyboardInterrupt, SIGTERM, SIGKILL)
+    keeps the journal, so the same command continues."""
+    spec, journal = files.fmt.spec, files.journal
+    try:
+        try:
+            yield
+        except (OSError, av.FFmpegError) as exc:  # a full disk, a vanished folder, an encoder failure
+            raise OutputError(f"{spec.path}: writing the job's files in {journal.folder} failed "
+                              f"({exc})") from exc
+    except DCVSRError:
+        remove_path(journal.folder)
+        raise
+
+
 def render_job(
     clip: Clip,
     source: SourceInfo | None,
@@ -88,69 +146,62 @@ def render_job(
     restart: bool = False,
     identity: dict[str, Any] | None = None,
     colour: ModelColour,
+    work_dir: Path | None = None,
 ) -> bool:
     """Render `clip` into `spec.path`; returns whether an earlier run's work was resumed.
 
     `colour` converts the frames into the model's encoding and the output back (colour/, OpenColorIO).
     """
-    geo = sampler.plan.geometry(clip.height, clip.width)
-    segments = sampler.plan.segments(clip.num_frames, cuts)
-    layout = [[s.start, s.stop, s.context] for s in segments]
-    ident = identity or job_identity(clip, sampler, spec, {"colour": colour.key})
-    journal, resumed = open_journal(spec.path, ident, sorted(cuts), layout, restart)
-    when = timing(clip, source)
-    picture = Picture(clip.fps, colour.tagged(clip.colour) if clip.kind == "video" else None,
-                      source.sample_aspect if source is not None else None)
+    files = open_job(clip, source, sampler, spec, cuts, restart=restart, identity=identity, colour=colour,
+                     work_dir=work_dir)
+    segments, journal = files.segments, files.journal
     first = journal.first_unfinished()
     progress_frames = segments[first].start if first < len(segments) else clip.num_frames
     progress.start_job(progress.job + 1, str(clip.source), str(spec.path), clip.num_frames, progress_frames)
-    try:
-        try:
-            for seg in segments[first:]:
-                _render_segment(clip, sampler, geo, segments, seg, journal, spec, when, picture, progress,
-                                colour)
-            _finish(journal, spec, segments, when, picture, source, overwrite)
-        except (OSError, av.FFmpegError) as exc:  # a full disk, a vanished folder, an encoder failure
-            raise OutputError(f"{spec.path}: writing the job's files in {journal.folder} failed "
-                              f"({exc})") from exc
-    except DCVSRError:
-        # Bad input or an unwritable output: running again would not help. An interruption
-        # (KeyboardInterrupt, SIGTERM, SIGKILL) keeps the journal, so the same command continues.
-        remove_path(journal.folder)
-        raise
-    return resumed
+    with job_failures(files):
+        for seg in segments[first:]:
+            carry = CarriedState.load(journal.path(journal.carry[seg.index])) if seg.context else None
+            record, new_carry = render_segment_chunk(clip, sampler, files, seg, carry, progress.frame_done)
+            if new_carry is not None:
+                name = f"carry_{seg.index + 1:05d}.safetensors"
+                durable_write(journal.path(name), new_carry.save)
+                journal.carry[seg.index + 1] = name
+            journal.done[seg.index] = record
+            old = journal.carry.pop(seg.index, None)
+            journal.save()
+            if old is not None:
+                remove_path(journal.path(old))  # only the newest state is ever needed
+        finish_job(files, source, overwrite)
+    return files.resumed
 
 
-def _render_segment(clip: Clip, sampler: DCVSRSampler, geo: Any, segments: list[Segment], seg: Segment,
-                    journal: Journal, spec: OutputSpec, when: Timing, picture: Picture,
-                    progress: Progress, colour: ModelColour) -> None:
+def render_segment_chunk(clip: Clip, sampler: DCVSRSampler, files: JobFiles, seg: Segment,
+                         carry: CarriedState | None, frame_done: Callable[[], None]
+                         ) -> tuple[dict[str, Any], CarriedState | None]:
+    """Render one segment into its chunk (or images) in the job's folder, durably; returns the journal's
+    record of it and the state carried into the next segment. The journal itself is the caller's."""
+    segments, geo, fmt = files.segments, files.geo, files.fmt
     decoded = clip.frames(seg.start, seg.stop)
-    frames = np.stack([colour.to_model(check_frame(f, seg.start + i, geo)) for i, f in enumerate(decoded)])
-    carry = CarriedState.load(journal.path(journal.carry[seg.index])) if seg.context else None
+    frames = np.stack([fmt.colour.to_model(check_frame(f, seg.start + i, geo))
+                       for i, f in enumerate(decoded)])
     following = segments[seg.index + 1].context if seg.index + 1 < len(segments) else 0
     out, new_carry = sampler.render_segment(seg, frames, geo, carry, following)
-    out = np.stack([colour.from_model(f) for f in out])
-    record = (_write_chunk(journal, spec, seg, out, when, picture, progress) if spec.kind == "video"
-              else _write_images(journal, spec, seg, out, progress))
-    if new_carry is not None:
-        name = f"carry_{seg.index + 1:05d}.safetensors"
-        durable_write(journal.path(name), new_carry.save)
-        journal.carry[seg.index + 1] = name
-    journal.done[seg.index] = record
-    old = journal.carry.pop(seg.index, None)
-    journal.save()
-    if old is not None:
-        remove_path(journal.path(old))  # only the newest state is ever needed
+    out = np.stack([fmt.colour.from_model(f) for f in out])
+    folder = files.journal.folder
+    record = (_write_chunk(folder, fmt, seg, out, frame_done) if fmt.spec.kind == "video"
+              else _write_images(folder, fmt.spec, seg, out, frame_done))
+    return record, new_carry
 
 
-def _write_chunk(journal: Journal, spec: OutputSpec, seg: Segment, out: np.ndarray, when: Timing,
-                 picture: Picture, progress: Progress) -> dict[str, Any]:
+def _write_chunk(folder: Path, fmt: ChunkFormat, seg: Segment, out: np.ndarray,
+                 frame_done: Callable[[], None]) -> dict[str, Any]:
     name = f"chunk_{seg.index:05d}.mkv"
-    path = journal.path(name)
+    path = folder / name
     tmp = path.with_name(name + ".tmp")
     remove_path(tmp)
     h, w = out.shape[1:3]
-    sink = VideoSink(tmp, CHUNK_MUXER, spec.video, w, h, picture.fps, picture.colour,
+    when, picture = fmt.when, fmt.picture
+    sink = VideoSink(tmp, CHUNK_MUXER, fmt.spec.video, w, h, picture.fps, picture.colour,
                      time_base=when.time_base, sample_aspect=picture.sample_aspect)
     stamps: list[int] = []
     try:
@@ -159,7 +210,7 @@ def _write_chunk(journal: Journal, spec: OutputSpec, seg: Segment, out: np.ndarr
             last = index + 1 == len(when.stamps)
             duration = None if last else int(when.stamps[index + 1] - when.stamps[index])
             stamps += sink.write(frame, int(when.stamps[index]), duration)
-            progress.frame_done()
+            frame_done()
         stamps += sink.close()
     except BaseException:
         sink.abort()
@@ -169,33 +220,43 @@ def _write_chunk(journal: Journal, spec: OutputSpec, seg: Segment, out: np.ndarr
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     sync_folder(path.parent)
-    return {"chunk": name, "bytes": path.stat().st_size, "frames": seg.frames, "delay": decode_delay(stamps)}
+    return {"chunk": name, "sha256": file_digest([path]), "frames": seg.frames, "delay": decode_delay(stamps)}
 
 
-def _write_images(journal: Journal, spec: OutputSpec, seg: Segment, out: np.ndarray,
-                  progress: Progress) -> dict[str, Any]:
-    folder = journal.path(_FRAMES)
+def _write_images(folder: Path, spec: OutputSpec, seg: Segment, out: np.ndarray,
+                  frame_done: Callable[[], None]) -> dict[str, Any]:
+    images = folder / _FRAMES
     h, w = out.shape[1:3]
-    sink = ImageFolderSink(folder, w, h, spec.image_codec, start=seg.start)
+    sink = ImageFolderSink(images, w, h, spec.image_codec, start=seg.start)
     for frame in out:
         sink.write(frame)
-        progress.frame_done()
+        frame_done()
     files = [frame_file(index, spec.image_codec) for index in range(seg.start, seg.stop)]
     for name in files:
-        with open(folder / name, "rb+") as fh:
+        with open(images / name, "rb+") as fh:
             os.fsync(fh.fileno())
-    sync_folder(folder)
-    return {"images": spec.image_codec, "frames": seg.frames, "files": [f"{_FRAMES}/{n}" for n in files]}
+    sync_folder(images)
+    return {"images": spec.image_codec, "frames": seg.frames, "files": [f"{_FRAMES}/{n}" for n in files],
+            "sha256": file_digest([images / n for n in files])}
 
 
-def _finish(journal: Journal, spec: OutputSpec, segments: list[Segment], when: Timing, picture: Picture,
-            source: SourceInfo | None, overwrite: bool) -> None:
+def finish_job(files: JobFiles, source: SourceInfo | None, overwrite: bool) -> None:
+    """Join the finished segments' chunks (with the input's other streams) and move the result into place
+    in one step; then remove the job's folder."""
+    journal, segments, spec = files.journal, files.segments, files.fmt.spec
+    when, picture = files.fmt.when, files.fmt.picture
+    # The result is made on the output's file system, so the last step is a rename, wherever the work is.
+    beside = _same_file_system(journal.folder, spec.path.parent)
     if spec.kind == "images":
         result = journal.path(_FRAMES)
+        if not beside:
+            copy = partial_name(spec.path)
+            shutil.copytree(result, copy)
+            result = copy
     else:
         chunks = [Chunk(journal.path(r["chunk"]), s.start, s.frames, r["delay"])
                   for s, r in zip(segments, (journal.done[s.index] for s in segments), strict=True)]
-        result = journal.path("output" + spec.suffix)
+        result = journal.path("output" + spec.suffix) if beside else partial_name(spec.path)
         remove_path(result)
         kept = source.kept(spec.request.drop) if source is not None else ()
         request = spec.request
@@ -206,12 +267,21 @@ def _finish(journal: Journal, spec: OutputSpec, segments: list[Segment], when: T
             with open(result, "rb+") as fh:
                 os.fsync(fh.fileno())
         except OSError as exc:
+            remove_path(result)
             raise OutputError(f"{spec.path}: joining the chunks failed ({exc})") from exc
+        except BaseException:
+            remove_path(result)
+            raise
     try:
         commit(result, spec.path, overwrite)
     except OSError as exc:
+        remove_path(result)
         raise OutputError(f"{spec.path}: moving the result into place failed ({exc})") from exc
     remove_path(journal.folder)
+
+
+def _same_file_system(a: Path, b: Path) -> bool:
+    return a.stat().st_dev == b.stat().st_dev
 
 
 def _without(source: SourceInfo, chapters: bool, metadata: bool) -> SourceInfo:
