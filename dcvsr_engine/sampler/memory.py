@@ -9,9 +9,9 @@ memory measured.
 - latents: the segment's noisy latent, its condition and the denoised accumulator (float32), the
   carried context frames included (the initial noise becomes the latent in place, and the Euler
   step works in place);
-- condition: one chunk of output-sized float32 frames (bicubic, mirrored, restored), plus the
-  VAE encoder's activations over one tile of that chunk (model/vae_tiling.py: a frame larger than a
-  tile is encoded and decoded tile by tile);
+- condition: one chunk of output-sized float32 frames (bicubic, mirrored, restored), the restorer's
+  work on one frame (model/restorer.py), and the VAE encoder's activations over one tile of that
+  chunk (model/vae_tiling.py: a frame larger than a tile is encoded and decoded tile by tile);
 - decode: the VAE decoder's activations over one tile of a decode chunk, and the chunk's blended
   frames when it is tiled (space-to-depth decodes in place);
 - output: the segment's frames in the clip's dtype (kept as the session's last output);
@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from dcvsr_protocol.errors import DCVSRError
 from dcvsr_protocol.settings import Settings
 
+from ..model.restorer import WORK_BYTES_PER_PIXEL
 from ..model.vae_tiling import DECODE_BYTES_PER_CHANNEL, ENCODE_BYTES_PER_CHANNEL
 from ..sizes import parse_size
 from .conditioning import CONDITION_CHUNK, Geometry
@@ -90,6 +91,8 @@ def segment_memory(model, settings, geo: Geometry, clip_itemsize: int = 1) -> Me
     vae = getattr(model.latent, "vae", None)
     chunk = min(getattr(model.latent, "encode_chunk", CONDITION_CHUNK), s.segment_frames)
     condition = chunk * pixels * 3 * 4 * 3
+    if model.restorer is not None:  # it refines one frame of the chunk at a time
+        condition += pixels * WORK_BYTES_PER_PIXEL
     decode_chunk = min(s.decode_chunk, s.segment_frames)
     if vae is not None:
         channels, tiles = vae.config.block_out_channels[0], model.latent.tiles
