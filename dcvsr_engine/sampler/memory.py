@@ -37,6 +37,9 @@ from .segments import context_frames
 from .tiles import axis_starts
 
 MARGIN = 1.1  # what the figures leave out (allocator slack, small tensors)
+# What the first render adds whatever its size (libraries' working memory, thread pools): the tiny model's
+# one-frame renders at 480p and 1080p peaked 0.03 to 0.06 GiB above the figures times MARGIN.
+OVERHEAD = 256 << 20
 UNET_BYTES_PER_CHANNEL = 24 * 4    # per latent position, at the UNet's widest level
 
 
@@ -54,9 +57,10 @@ class MemoryNeed:
     @property
     def total(self) -> int:
         """The latents and the output live through the segment; conditioning, the denoising loop (SAP's
-        tokens and a tile pass) and decoding come one after another, so only the largest counts."""
+        tokens and a tile pass) and decoding come one after another, so only the largest counts; then
+        the margin and a fixed overhead."""
         phases = max(self.condition, self.decode, self.sap + self.unet)
-        return int((self.latents + self.output + phases) * MARGIN)
+        return int((self.latents + self.output + phases) * MARGIN) + OVERHEAD
 
     def describe(self) -> str:
         gib = 2 ** 30
