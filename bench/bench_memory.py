@@ -1,9 +1,10 @@
 """Peak memory and time to the first frame at 480p, 1080p and 2160p, x2 and x4, next to the frames' own size.
 
 Each case runs in a child process limited with RLIMIT_AS, so a case that would not fit fails there,
-not on the machine. A case first asks the engine's memory check (sampler/memory.py) with the
-model's default settings under the allowance; when they do not fit, it runs with the longest
-segment that does (what the engine's ERROR 205 names), or reports the refusal when none does.
+not on the machine. A case first asks the engine's memory check (sampler/memory.py, fit_segments)
+with the model's default settings under the allowance; when they do not fit, it runs with the
+longest segment that does (what the engine and dcvsr upscale do with a default segment length), or
+prints the refusal (the engine's ERROR 205 message) when none does.
 Printed per case: the segment length used, the estimate, the peak resident memory above the
 loaded model (VmHWM), the output frame's size (u8) and the ratio of the peak to it, and the time
 to the first output frame (the first segment rendered). PRESETS keeps a CPU run short (printed
@@ -28,30 +29,33 @@ from pathlib import Path
 
 SIZES = {"480p": (854, 480), "1080p": (1920, 1080), "2160p": (3840, 2160)}
 SCALES = (2.0, 4.0)
-SEGMENTS = (32, 24, 16, 12, 8, 6, 4, 2, 1)
 NANO = Path(__file__).resolve().parents[1] / "dcvsr_engine" / "model" / "shipped" / "nano"
-# What keeps a CPU run short (memory hardly depends on it, the time does): one step and large tiles for the
-# tiny model, the preview preset (one step, no guidance, 136-latent tiles) for nano.
-PRESETS = {"tiny": {"quality": "full", "preset": {"steps": 1, "tile_size": 64}},
-           "tiny-s2d": {"quality": "full", "preset": {"steps": 1, "tile_size": 64}},
+# What keeps a CPU run short (memory hardly depends on it, the time does): for the tiny model one step
+# without guidance or SAP over 32-latent tiles that do not overlap (its UNet's first-level attention is
+# quadratic in the tile: a 128-latent tile pass took 21 s on 2 loaded cores, a 32-latent one 2 s); the
+# preview preset (one step, no guidance, 136-latent tiles) for nano.
+_TINY = {"steps": 1, "guidance": 0.0, "sap": False, "tile_size": 32, "tile_overlap": 0.0}
+PRESETS = {"tiny": {"quality": "full", "preset": _TINY},
+           "tiny-s2d": {"quality": "full", "preset": _TINY},
            "nano": {"quality": "preview", "preset": {}}}
 
 
-def _status_bytes(field: str) -> int:
-    with open("/proc/self/status") as f:
+def _status_bytes(field: str, pid: int | str = "self") -> int:
+    with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     raise KeyError(field)
 
 
-def one(case: dict) -> dict:
-    """Run one case in this (child) process; returns its figures."""
+def one(case: dict, result: Path) -> None:
+    """Run one case in this (child) process; writes its figures to `result`, the estimate before the
+    render starts (what a case stopped at the timeout still reports)."""
     import numpy as np
     import torch
 
     from dcvsr_engine.model import load_model
-    from dcvsr_engine.sampler.memory import segment_memory
+    from dcvsr_engine.sampler.memory import MemoryLimitError, fit_segments, segment_memory
     from dcvsr_engine.sampler.pipeline import DCVSRSampler
 
     torch.set_num_threads(case["threads"])
@@ -63,18 +67,16 @@ def one(case: dict) -> dict:
     default = segment_memory(model, settings, geo)
     out = {"default_segment": settings.segment_frames, "default_need": default.total,
            "out_w": geo.out_w, "out_h": geo.out_h, "model_rss": base}
-    chosen = None
-    longest = min(settings.segment_frames, case["max_segment"] or settings.segment_frames)
-    for n in [longest] + [n for n in SEGMENTS if n < longest]:
-        trial = replace(settings, segment_frames=n, decode_chunk=min(settings.decode_chunk, n))
-        if segment_memory(model, trial, geo).total <= allowed:
-            chosen = trial
-            break
-    if chosen is None:
-        out["refused"] = f"no segment length fits {allowed / 2**30:.1f} GiB"
-        return out
-    need = segment_memory(model, chosen, geo)
+    if case["max_segment"]:
+        settings = replace(settings, segment_frames=min(settings.segment_frames, case["max_segment"]))
+    try:  # what the engine and dcvsr upscale do with a default segment length (sampler/memory.py)
+        chosen, need = fit_segments(model, settings, geo, allowed)
+    except MemoryLimitError as e:
+        out["refused"] = str(e)
+        result.write_text(json.dumps(out))
+        return
     out.update(segment=chosen.segment_frames, need=need.total, parts=need.describe())
+    result.write_text(json.dumps(out))
     shape = (chosen.segment_frames, geo.in_h, geo.in_w, 3)
     frames = np.random.default_rng(0).integers(0, 256, shape, np.uint8)
     sampler = DCVSRSampler(model, chosen)
@@ -83,7 +85,7 @@ def one(case: dict) -> dict:
     out["first_frame_s"] = time.perf_counter() - started
     out["peak_above_model"] = _status_bytes("VmHWM") - base
     out["first_frame_shape"] = list(first.shape)
-    return out
+    result.write_text(json.dumps(out))
 
 
 def run_case(case: dict, limit: int, timeout: float) -> dict:
@@ -92,13 +94,22 @@ def run_case(case: dict, limit: int, timeout: float) -> dict:
 
     with tempfile.NamedTemporaryFile("r", suffix=".json") as result:
         args = [sys.executable, __file__, "--one", json.dumps(case), "--result", result.name]
-        try:
-            run = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                                 preexec_fn=limit_memory)
-        except subprocess.TimeoutExpired:
-            return {"failed": f"over {timeout:.0f} s"}
-        if run.returncode != 0:
-            return {"failed": (run.stderr.strip().splitlines() or ["?"])[-1][:120]}
+        with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=limit_memory) as child:
+            try:
+                _, stderr = child.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                # the peak so far, read before the child is stopped, with the estimate it wrote
+                peak = _status_bytes("VmHWM", child.pid)
+                child.kill()
+                child.communicate()
+                text = Path(result.name).read_text()
+                if not text:
+                    return {"failed": f"over {timeout:.0f} s before the estimate"}
+                out = json.loads(text)
+                return {**out, "timeout": timeout, "peak_so_far": peak - out["model_rss"]}
+        if child.returncode != 0:
+            return {"failed": (stderr.strip().splitlines() or ["?"])[-1][:120]}
         return json.loads(Path(result.name).read_text())
 
 
@@ -115,7 +126,7 @@ def main() -> None:
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        Path(args.result).write_text(json.dumps(one(json.loads(args.one))))
+        one(json.loads(args.one), Path(args.result))
         return
 
     from dcvsr_engine.model import make_tiny
@@ -150,15 +161,20 @@ def main() -> None:
                     frame = r["out_w"] * r["out_h"] * 3
                     output = f"{r['out_w']}x{r['out_h']}"
                     if "refused" in r:
-                        print(f"{label} {output:>11} {frame / mib:>7.0f} MB  refused (ERROR 205): default "
-                              f"segment of {r['default_segment']} needs {r['default_need'] / gib:.1f} GiB; "
+                        print(f"{label} {output:>11} {frame / mib:>7.0f} MB  refused (ERROR 205): "
                               f"{r['refused']}")
                         continue
                     seg = (f"{r['segment']}" if r["segment"] == r["default_segment"]
                            else f"{r['segment']} (dflt {r['default_segment']})")
+                    need = r["need"] / gib
+                    head = f"{label} {output:>11} {frame / mib:>7.0f} MB {seg:>15} {need:>6.2f} GiB"
+                    if "timeout" in r:  # stopped: the peak it had reached
+                        peak = r["peak_so_far"]
+                        print(f"{head} {peak / gib:>5.2f} GiB {peak / frame:>9.1f}x  over "
+                              f"{r['timeout']:.0f} s (peak so far)", flush=True)
+                        continue
                     peak = r["peak_above_model"]
-                    print(f"{label} {output:>11} {frame / mib:>7.0f} MB {seg:>15} {r['need'] / gib:>6.2f} "
-                          f"GiB {peak / gib:>5.2f} GiB {peak / frame:>9.1f}x {r['first_frame_s']:>8.1f} s",
+                    print(f"{head} {peak / gib:>5.2f} GiB {peak / frame:>9.1f}x {r['first_frame_s']:>8.1f} s",
                           flush=True)
 
 

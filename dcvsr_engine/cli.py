@@ -216,8 +216,8 @@ def _render_all(jobs: list, sampler, request, args: argparse.Namespace, colours:
     from .job.output import output_spec
     from .job.progress import make_progress
     from .job.render import render_job
-    from .sampler.memory import allowance, check_fits, resident_bytes
-    from .sampler.pipeline import check_frame
+    from .sampler.memory import available_memory, fit_segments
+    from .sampler.pipeline import DCVSRSampler, check_frame
 
     single = len(jobs) == 1
     ready = [job for job in jobs if job.status == "pending"]
@@ -234,8 +234,14 @@ def _render_all(jobs: list, sampler, request, args: argparse.Namespace, colours:
                     lambda i, clip=clip: check_frame(next(clip.frames(i, i + 1)), i, None), clip.num_frames,
                     lambda text: print(f"dcvsr: {text}", file=sys.stderr))
                 geo = clip_sampler.plan.geometry(clip.height, clip.width)
-                # Refuse what would not fit before spending it.
-                check_fits(model, clip_sampler.settings, geo, allowance() - resident_bytes(), clip_itemsize=4)
+                # Refuse what would not fit before spending it (a default segment length is shortened).
+                fitted, _ = fit_segments(model, clip_sampler.settings, geo, available_memory(),
+                                         clip_itemsize=4, chosen=args.segment_frames is not None)
+                if fitted is not clip_sampler.settings:
+                    print(f"dcvsr: {job.source}: segments of {fitted.segment_frames} frames (the default "
+                          f"{clip_sampler.settings.segment_frames} needs more memory than allowed)",
+                          file=sys.stderr)
+                    clip_sampler = DCVSRSampler(model, fitted)
                 spec = output_spec(job.output_name, job.output, geo.out_w, geo.out_h, request)
                 print(f"dcvsr: {job.source}: {clip.width}x{clip.height} -> {geo.out_w}x{geo.out_h}, "
                       f"{clip.num_frames} frames, model {model.path} on {model.device} ({dtype})",

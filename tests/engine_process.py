@@ -62,7 +62,9 @@ class EngineProcess:
         except OSError:
             return ""
 
-    def start(self, timeout: float = 30.0) -> EngineProcess:
+    def start(self, timeout: float = 120.0) -> EngineProcess:
+        # A long deadline: an engine loading torch and a model under a loaded machine took over 30 s
+        # (test_server_limits at load 7); one that exits is reported at once all the same.
         log = os.open(self.directory / "engine.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             self.proc = subprocess.Popen(engine_command(self.renderer), env=child_env(self.directory,

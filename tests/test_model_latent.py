@@ -14,6 +14,7 @@ from dcvsr_protocol.settings import Settings
 from dcvsr_engine.cli import main
 from dcvsr_engine.model import load_model, make_tiny
 from dcvsr_engine.model.latent import SpaceToDepthLatent, VAELatent
+from dcvsr_engine.model.vae_tiling import VAETiles
 from dcvsr_engine.sampler.pipeline import DCVSRSampler
 from tests.conftest import TEST_PRESET
 
@@ -86,6 +87,54 @@ def test_vae_latent_is_todays_vae_conditioning(tiny_model):
     assert torch.equal(tiny_model.latent.encode_condition(frames), mode)
     assert torch.equal(tiny_model.latent.encode_target(frames, mode), target)
     assert torch.equal(tiny_model.latent.decode(target, 2, mode), decoded)
+
+
+def test_vae_tiles_blend_a_pixelwise_map_exactly():
+    """Tiles placed, weighted and normalised right: a map that is the same on a tile as on the frame
+    (nearest upsampling, average pooling) gives the whole frame's result, whatever the grid."""
+    tiles = VAETiles(tile=6, overlap=2, factor=4)
+    z = torch.rand(3, 4, 17, 13, generator=torch.Generator().manual_seed(3))
+    pieces = []
+
+    def up(t):
+        pieces.append(tuple(t.shape))
+        return t.repeat_interleave(4, -2).repeat_interleave(4, -1)
+
+    torch.testing.assert_close(tiles.decode(up, z), up(z), rtol=0, atol=1e-6)
+    assert max(p[-1] for p in pieces[:-1]) == 6 and {p[0] for p in pieces} == {3}  # all frames in each tile
+    assert len(pieces) - 1 == 4 * 3
+    x = torch.rand(2, 3, 17 * 4, 13 * 4, generator=torch.Generator().manual_seed(4))
+    pool = torch.nn.AvgPool2d(4)
+    torch.testing.assert_close(tiles.encode(pool, x), pool(x), rtol=0, atol=1e-6)
+
+
+def test_the_tiny_vae_tiles_frames_over_640_pixels(tiny_model):
+    tiles = tiny_model.latent.tiles
+    assert (tiles.tile, tiles.factor) == (80, 8)  # 512 MiB of decoder activations per frame at 32 channels
+    assert not tiles.tiled(80, 80) and tiles.tiled(81, 80)
+    assert tiles.area(270, 480) == 640 * 640 and tiles.area(60, 40) == 480 * 320
+
+
+def test_a_tiled_vae_is_close_to_the_whole_frame(tiny_model):
+    """The error vae_tiling.py states, on the tiny random VAE: 24-latent tiles of a 40-latent frame."""
+    vae = tiny_model.vae
+    whole, tiled = VAETiles(64, 16, 8), VAETiles(24, 8, 8)
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(2, 4, 40, 40, generator=gen)
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 16, 16, generator=gen), size=(320, 320),
+                                             mode="bicubic").clamp(0, 1) * 2 - 1
+
+    def decode(t):
+        return vae.decode(t, num_frames=t.shape[0]).sample
+
+    def encode(t):
+        return vae.encode(t).latent_dist.mode()
+
+    with torch.no_grad():
+        dec = (whole.decode(decode, z) - tiled.decode(decode, z)).abs() / 2  # in [0, 1] units
+        enc = (whole.encode(encode, smooth) - tiled.encode(encode, smooth)).abs()
+    assert dec.max() < 0.15 and dec.mean() < 0.01
+    assert enc.max() < 1.0 and enc.mean() < 0.08
 
 
 def test_tiny_space_to_depth_model_loads_without_a_vae(s2d_dir, s2d_model):

@@ -74,7 +74,7 @@ def hello(sock: socket.socket, token: str) -> None:
 
 
 def _read_one(sock: socket.socket):
-    sock.settimeout(5)
+    sock.settimeout(30)  # a loaded machine (load average 14 was seen) can take seconds to answer
     data = b""
     while len(data) < HEADER_SIZE:
         data += sock.recv(HEADER_SIZE - len(data))
@@ -150,18 +150,21 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.timeout(300)
 def test_fuzzing_never_disturbs_a_good_client(engine):
+    """Deadlines are generous and waits poll for what they expect (an answer, an EOF, a closed
+    connection counted), so a loaded machine only makes the test slower: it failed once at load 14."""
     good = GoodClient(engine)
     good.start()
     rng = random.Random(1234)
     sent = 0
-    t_end = time.monotonic() + 25
+    t_end = time.monotonic() + 120  # at least 3000 messages are sent whatever the load; up to 4000 by then
     # Wrong tokens: refused with UNAUTHORIZED, connection closed.
     for k in range(60):
         s = connect(engine)
         bad = rng.choice(["", "0" * 64, token(engine)[:-1] + "x", "é" * 100, token(engine) + "0"])
         s.sendall(encode(Message(Kind.HELLO, k, {"versions": [1], "token": bad, "client": "fuzz"})))
-        replies, eof = drain(s, 2.0)
+        replies, eof = drain(s, 30.0)  # returns at the EOF
         assert [m.kind for m in replies] == [Kind.ERROR] and replies[0]["code"] == Code.UNAUTHORIZED
         assert eof
         s.close()
@@ -176,7 +179,7 @@ def test_fuzzing_never_disturbs_a_good_client(engine):
         s.close()
         sent += 1
     # After a good handshake: mutated and random messages, many per connection.
-    while sent < 4000 and time.monotonic() < t_end:
+    while sent < 3000 or (sent < 4000 and time.monotonic() < t_end):
         s = connect(engine)
         hello(s, token(engine))
         for _ in range(40):
@@ -191,24 +194,24 @@ def test_fuzzing_never_disturbs_a_good_client(engine):
             sent += 1
         drain(s, 0.02)
         s.close()
-    assert sent >= 3000
     good.stop.set()
-    good.join(timeout=30)
+    good.join(timeout=60)
+    assert not good.is_alive()
     assert not good.errors, good.errors
     assert good.rounds > 0
     assert engine.proc.poll() is None
-    with engine.connect() as c:
-        info = c.status()
-    assert info["connections"] == 1
-    assert wait_sessions_zero(engine)
+    # the engine closes the fuzzers' connections as it reads their EOFs: wait for it to have read them all
+    assert wait_status(engine, "connections", 1)
+    assert wait_status(engine, "sessions", 0)
     assert "Traceback" not in engine.log, engine.log[-3000:]
 
 
-def wait_sessions_zero(engine, timeout: float = 15.0) -> bool:
+def wait_status(engine, field: str, value: int, timeout: float = 60.0) -> bool:
+    """Whether STATUS's `field` (counted while this check's own connection is open) reaches `value`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with engine.connect() as c:
-            if c.status()["sessions"] == 0:
+            if c.status()[field] == value:
                 return True
         time.sleep(0.1)
     return False
@@ -315,7 +318,7 @@ def test_hostile_sizes_segments_and_handshakes_never_disturb_a_good_client(engin
     good.join(timeout=30)
     assert not good.errors, good.errors
     assert engine.proc.poll() is None
-    assert wait_sessions_zero(engine)
+    assert wait_status(engine, "sessions", 0)
     assert "Traceback" not in engine.log, engine.log[-3000:]
 
 

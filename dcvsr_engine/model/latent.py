@@ -22,6 +22,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .vae_tiling import VAETiles
+
 VAE_KIND = "vae"
 SPACE_TO_DEPTH_KIND = "space_to_depth"
 
@@ -52,7 +54,8 @@ class LatentSpace(ABC):
 
 class VAELatent(LatentSpace):
     """SVD's VAE: the encoder's mode, unscaled for the condition and times scaling_factor for the target;
-    the temporal decoder over chunks of frames."""
+    the temporal decoder over chunks of frames. Frames larger than a tile are encoded and decoded in
+    tiles (`tiles`, vae_tiling.py), so their memory is a tile's, not a frame's."""
 
     kind = VAE_KIND
 
@@ -60,6 +63,7 @@ class VAELatent(LatentSpace):
         self.vae, self.encode_chunk = vae, encode_chunk
         self.factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.channels = int(vae.config.latent_channels)
+        self.tiles = VAETiles.for_vae(vae)
 
     @torch.no_grad()
     def encode_condition(self, frames: torch.Tensor) -> torch.Tensor:
@@ -68,7 +72,7 @@ class VAELatent(LatentSpace):
         out = []
         for i in range(0, frames.shape[0], chunk):
             x = frames[i:i + chunk].to(param.device, param.dtype) * 2.0 - 1.0
-            out.append(vae.encode(x).latent_dist.mode().float())
+            out.append(self.tiles.encode(lambda t: vae.encode(t).latent_dist.mode(), x).float())
         return torch.cat(out)
 
     def encode_target(self, frames: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
@@ -84,7 +88,9 @@ class VAELatent(LatentSpace):
         out = []
         for i in range(0, latents.shape[0], chunk):
             z = latents[i:i + chunk].to(param.device, param.dtype) / vae.config.scaling_factor
-            out.append(((vae.decode(z, num_frames=z.shape[0]).sample.float() + 1.0) / 2.0).clamp(0, 1))
+            # every tile holds all the chunk's frames: the temporal decoder mixes them as it does whole
+            frames = self.tiles.decode(lambda t: vae.decode(t, num_frames=t.shape[0]).sample, z)
+            out.append(((frames.float() + 1.0) / 2.0).clamp(0, 1))
         return torch.cat(out)
 
 

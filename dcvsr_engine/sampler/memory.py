@@ -9,9 +9,11 @@ memory measured.
 - latents: the segment's noisy latent, its condition and the denoised accumulator (float32), the
   carried context frames included (the initial noise becomes the latent in place, and the Euler
   step works in place);
-- condition: one chunk of output-sized float32 frames (bicubic, mirrored, restored), plus the
-  VAE encoder's activations over that chunk;
-- decode: the VAE decoder's activations over one decode chunk (space-to-depth decodes in place);
+- condition: one chunk of output-sized float32 frames (bicubic, mirrored, restored), the restorer's
+  work on one frame (model/restorer.py), and the VAE encoder's activations over one tile of that
+  chunk (model/vae_tiling.py: a frame larger than a tile is encoded and decoded tile by tile);
+- decode: the VAE decoder's activations over one tile of a decode chunk, and the chunk's blended
+  frames when it is tiled (space-to-depth decodes in place);
 - output: the segment's frames in the clip's dtype (kept as the session's last output);
 - sap: the whole-frame tokens SAP gathers per window and attention layer (recorded for the next
   step, and this step's with their keys and values);
@@ -25,15 +27,19 @@ import resource
 from dataclasses import dataclass, replace
 
 from dcvsr_protocol.errors import DCVSRError
+from dcvsr_protocol.settings import Settings
 
+from ..model.restorer import WORK_BYTES_PER_PIXEL
+from ..model.vae_tiling import DECODE_BYTES_PER_CHANNEL, ENCODE_BYTES_PER_CHANNEL
 from ..sizes import parse_size
 from .conditioning import CONDITION_CHUNK, Geometry
 from .segments import context_frames
 from .tiles import axis_starts
 
 MARGIN = 1.1  # what the figures leave out (allocator slack, small tensors)
-ENCODE_BYTES_PER_CHANNEL = 5 * 4   # live float32 activations per encoder channel and pixel (measured)
-DECODE_BYTES_PER_CHANNEL = 10 * 4  # the temporal decoder keeps more alive (measured)
+# What the first render adds whatever its size (libraries' working memory, thread pools): the tiny model's
+# one-frame renders at 480p and 1080p peaked 0.03 to 0.06 GiB above the figures times MARGIN.
+OVERHEAD = 256 << 20
 UNET_BYTES_PER_CHANNEL = 24 * 4    # per latent position, at the UNet's widest level
 
 
@@ -51,9 +57,10 @@ class MemoryNeed:
     @property
     def total(self) -> int:
         """The latents and the output live through the segment; conditioning, the denoising loop (SAP's
-        tokens and a tile pass) and decoding come one after another, so only the largest counts."""
+        tokens and a tile pass) and decoding come one after another, so only the largest counts; then
+        the margin and a fixed overhead."""
         phases = max(self.condition, self.decode, self.sap + self.unet)
-        return int((self.latents + self.output + phases) * MARGIN)
+        return int((self.latents + self.output + phases) * MARGIN) + OVERHEAD
 
     def describe(self) -> str:
         gib = 2 ** 30
@@ -88,11 +95,16 @@ def segment_memory(model, settings, geo: Geometry, clip_itemsize: int = 1) -> Me
     vae = getattr(model.latent, "vae", None)
     chunk = min(getattr(model.latent, "encode_chunk", CONDITION_CHUNK), s.segment_frames)
     condition = chunk * pixels * 3 * 4 * 3
+    if model.restorer is not None:  # it refines one frame of the chunk at a time
+        condition += pixels * WORK_BYTES_PER_PIXEL
     decode_chunk = min(s.decode_chunk, s.segment_frames)
     if vae is not None:
-        channels = list(vae.config.block_out_channels)
-        condition += chunk * pixels * channels[0] * ENCODE_BYTES_PER_CHANNEL
-        decode = decode_chunk * pixels * channels[0] * DECODE_BYTES_PER_CHANNEL
+        channels, tiles = vae.config.block_out_channels[0], model.latent.tiles
+        area = tiles.area(h, w)
+        condition += chunk * area * channels * ENCODE_BYTES_PER_CHANNEL
+        decode = decode_chunk * area * channels * DECODE_BYTES_PER_CHANNEL
+        if tiles.tiled(h, w):
+            decode += decode_chunk * pixels * 3 * 4
     else:
         decode = decode_chunk * pixels * 3 * 4 * 4
     branches = 2 if s.guidance > 0 else 1
@@ -155,18 +167,49 @@ def resident_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def available_memory() -> int:
+    """What a render may use now: the allowance less what this process already holds (its loaded models)."""
+    return allowance() - resident_bytes()
+
+
+SEGMENT_LENGTHS = (32, 24, 16, 12, 8, 6, 4, 2, 1)  # what a refusal names, and what a default is shortened to
+
+
+def longest_fitting(model, settings, geo: Geometry, available: int, clip_itemsize: int = 1) -> int | None:
+    """The longest of SEGMENT_LENGTHS, shorter than the settings' segments, whose need fits `available`."""
+    return next((n for n in SEGMENT_LENGTHS if n < settings.segment_frames
+                 and segment_memory(model, replace(settings, segment_frames=n), geo, clip_itemsize).total
+                 <= available), None)
+
+
 def check_fits(model, settings, geo: Geometry, available: int, clip_itemsize: int = 1) -> MemoryNeed:
     """The segment's need, or a MemoryLimitError that names the limit and the segment length that fits."""
     need = segment_memory(model, settings, geo, clip_itemsize)
     if need.total <= available:
         return need
-    fits = [n for n in (32, 24, 16, 12, 8, 6, 4, 2, 1) if n < settings.segment_frames
-            and segment_memory(model, replace(settings, segment_frames=n), geo, clip_itemsize).total
-            <= available]
-    hint = (f"segment_frames={fits[0]} fits" if fits
+    fits = longest_fitting(model, settings, geo, available, clip_itemsize)
+    hint = (f"segment_frames={fits} fits" if fits
             else "no segment length fits: lower the scale or the frame size")
     gib = 2 ** 30
     raise MemoryLimitError(
         f"memory limit: {geo.in_w}x{geo.in_h} -> {geo.out_w}x{geo.out_h} with segments of "
         f"{settings.segment_frames} frames needs about {need.total / gib:.1f} GiB, more than the "
         f"{available / gib:.1f} GiB allowed (DCVSR_MEMORY, or dcvsr serve --memory); {hint}")
+
+
+def fit_segments(model, settings, geo: Geometry, available: int, clip_itemsize: int = 1,
+                 chosen: bool = False) -> tuple[Settings, MemoryNeed]:
+    """The settings a clip renders with inside `available` bytes, and their need.
+
+    The settings as they are when they fit. Else, when the segment length is the model's default (not
+    `chosen` by the user), the longest of SEGMENT_LENGTHS that fits: a large frame renders in shorter
+    segments instead of being refused (what used to be refused, so nothing that rendered changes).
+    Else the MemoryLimitError of check_fits, naming the limit and what fits."""
+    try:
+        return settings, check_fits(model, settings, geo, available, clip_itemsize)
+    except MemoryLimitError:
+        fits = None if chosen else longest_fitting(model, settings, geo, available, clip_itemsize)
+        if fits is None:
+            raise
+    shorter = replace(settings, segment_frames=fits)
+    return shorter, segment_memory(model, shorter, geo, clip_itemsize)

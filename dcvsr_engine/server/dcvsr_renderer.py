@@ -41,7 +41,7 @@ from .. import __version__
 from ..colour import ModelColour
 from ..model.quality import model_for
 from ..sampler.carry import CarriedState
-from ..sampler.memory import MemoryLimitError, allowance, check_fits, resident_bytes
+from ..sampler.memory import MemoryLimitError, allowance, available_memory, fit_segments
 from ..sampler.pipeline import DCVSRSampler, check_frame
 from ..sampler.segments import Segment
 from . import limits
@@ -133,7 +133,7 @@ class DCVSRRenderer(Renderer):
             log.warning("no default model loaded (%s); sessions must name one", e)
         # What a session may use: the allowance less what the engine holds with its model loaded.
         self.memory_allowance = allowance()
-        self.session_memory = self.memory_allowance - resident_bytes()
+        self.session_memory = available_memory()
         log.info("DC-VSR renderer: memory allowance %.1f GiB (%.1f GiB per session)",
                  self.memory_allowance / 2**30, self.session_memory / 2**30)
         log.info("DC-VSR renderer: cache %s (%s), torch threads %d", self.cache.directory,
@@ -222,16 +222,24 @@ class DCVSRSession(RenderSession):
             log.info("%s: %s", spec.clip, line)
         try:
             self.geo = self.sampler.plan.geometry(spec.height, spec.width)
-            self.segments = self.sampler.plan.segments(spec.frames, spec.cuts)
         except DCVSRError as e:
             raise SettingsError(str(e)) from e
         self.out_size = (self.geo.out_w, self.geo.out_h)
         limits.check_output(*self.out_size)
         if memory is not None:  # checked before anything of the size of a frame is allocated
             try:
-                self.memory = check_fits(model, settings, self.geo, memory, self.dtype.itemsize)
+                fitted, self.memory = fit_segments(model, settings, self.geo, memory, self.dtype.itemsize,
+                                                   chosen="segment_frames" in spec.settings)
             except MemoryLimitError as e:
                 raise limits.OverLimit(str(e)) from None
+            if fitted is not settings:
+                log.info("%s: segments of %d frames (the default %d needs more than the %.1f GiB allowed)",
+                         spec.clip[:40], fitted.segment_frames, settings.segment_frames, memory / 2**30)
+                self.sampler, self.settings = DCVSRSampler(model, fitted), fitted
+        try:
+            self.segments = self.sampler.plan.segments(spec.frames, spec.cuts)
+        except DCVSRError as e:
+            raise SettingsError(str(e)) from e
         self.source_window = 1  # source frames are copied out as soon as they are read
         self._tiles = len(self.sampler.plan.spatial_grid(self.geo).tiles)
         self._keyed()
