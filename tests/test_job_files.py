@@ -20,7 +20,7 @@ from dcvsr_engine.io import open_clip
 from tests.conftest import TEST_PRESET, TORCH_THREADS
 from tests.media import output_bytes, packets, write_av_file
 
-SIZE = (40, 32)  # input width, height; doubled, wide enough for libx265 (codecs.py)
+SIZE = (40, 32)  # input width, height; doubled, more than libx265's one coding unit wide (codecs.py)
 FRAMES = 9       # two segments of the test preset (8 + 1) with --segment-frames 8
 VFR_STAMPS = [0, 1000, 1500, 3500, 4000, 4250, 6000, 6500, 9000]  # milliseconds apart, irregularly
 
@@ -84,14 +84,7 @@ def stream_times(path: Path) -> list[float]:
         return sorted(round(float(p.pts * p.time_base), 3) for p in container.demux(stream) if p.size)
 
 
-# Known defect (left open): libx265 chunks of one frame sometimes fail to mux (EINVAL) or differ
-# between runs on this machine; see the report of issue 14.
-X265_FLAKY = pytest.mark.xfail(reason="libx265 one-frame chunks: intermittent EINVAL / differing bytes",
-                               strict=False)
-PARAMS = [pytest.param(n, marks=X265_FLAKY) if "x265" in n else n for n in CASES]
-
-
-@pytest.mark.parametrize("name", PARAMS)
+@pytest.mark.parametrize("name", CASES)
 def test_round_trip(runs, name):
     src_name, _, _, codec, pix_fmt = CASES[name]
     status, out = runs.first[name]
@@ -121,7 +114,7 @@ def test_round_trip(runs, name):
     assert packets(out, "subtitles") == packets(source, "subtitles")
 
 
-@pytest.mark.parametrize("name", PARAMS)
+@pytest.mark.parametrize("name", CASES)
 def test_same_command_twice_gives_the_same_bytes(runs, name):
     (status_a, a), (status_b, b) = runs.first[name], runs.second[name]
     assert status_a == status_b == 0
