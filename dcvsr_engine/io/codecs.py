@@ -108,6 +108,12 @@ ALLOWED_CODECS = {
     ".avi": ("libx264", "ffv1"),
     ".webm": ("libvpx-vp9",),
 }
+# Where a sample aspect ratio (anamorphic pixels) can be stored: MP4 and QuickTime store it for any
+# codec (pasp); H.264 and HEVC store it in their own bitstream (VUI), in any container. Matroska and
+# WebM keep it as a display size that PyAV cannot set, and AVI not at all.
+SAR_CONTAINERS = (".mp4", ".mov")
+SAR_CODECS = ("libx264", "libx265")
+
 # Per container fixes: AVI cannot carry B-frame reordering cleanly; Apple players want hvc1.
 CONTAINER_OPTIONS = {(".avi", "libx264"): {"bf": "0"}}
 CODEC_TAGS = {(".mp4", "libx265"): "hvc1", (".mov", "libx265"): "hvc1"}
@@ -140,6 +146,17 @@ class VideoFormat:
     def to_dict(self) -> dict[str, object]:
         return {"codec": self.codec, "pix_fmt": self.pix_fmt, "options": dict(sorted(self.options.items())),
                 "codec_tag": self.codec_tag}
+
+
+def check_sample_aspect(suffix: str, codec: str | None, preset: str | None, sar: object) -> None:
+    """Refuse (before rendering) an anamorphic input whose pixel shape the output could not keep."""
+    name = PRESETS[preset].codec if preset else codec or DEFAULT_CODECS.get(suffix.lower())
+    if not sar or suffix.lower() in SAR_CONTAINERS or name in SAR_CODECS or name not in ENCODERS:
+        return
+    holders = [s for s in SAR_CONTAINERS if name in ALLOWED_CODECS[s]]
+    where = f"a {' or '.join(holders)} output keeps it for {name}, as " if holders else ""
+    raise OutputError(f"the input's pixels are not square (sample aspect ratio {sar}), which {name} in a "
+                      f"{suffix} file cannot record; {where}does --codec {' or '.join(SAR_CODECS)}")
 
 
 def is_video_path(path_suffix: str) -> bool:
