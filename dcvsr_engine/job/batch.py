@@ -22,6 +22,7 @@ from ..io.codecs import PRESETS, VIDEO_EXTENSIONS, check_sample_aspect, is_video
 from ..io.images import is_image_path
 from ..io.join import check_streams_fit
 from ..io.probe import SourceInfo, probe, video_stream_index
+from .journal import job_folder
 from .output import OutputRequest, check_request
 
 
@@ -102,6 +103,16 @@ def check_job(job: Job, request: OutputRequest, overwrite: bool, deinterlace: bo
     if kind == "video":
         check_sample_aspect(job.output.suffix, request.codec, request.preset, job.info.sample_aspect)
         check_streams_fit(job.source, job.output.suffix.lower(), job.info.kept(request.drop))
+
+
+def finished_earlier(job: Job, overwrite: bool) -> bool:
+    """Whether a batch job's output is already there with no journal beside it (a job of an earlier run
+    of the batch that finished): then it is marked skipped. `-y` redoes it instead."""
+    if overwrite or not job.output.exists() or job_folder(job.output).exists():
+        return False
+    job.status = "skipped"
+    job.notes.append("the output exists (an earlier run finished it; -y redoes it)")
+    return True
 
 
 def fail(job: Job, exc: DCVSRError) -> None:
