@@ -125,11 +125,11 @@ def _render_segment(clip: Clip, sampler: DCVSRSampler, geo: Any, segments: list[
                     journal: Journal, spec: OutputSpec, when: Timing, picture: Picture,
                     progress: Progress, colour: ModelColour) -> None:
     decoded = clip.frames(seg.start, seg.stop)
-    frames = np.stack([colour.to_model(check_frame(f, seg.start + i, geo)) for i, f in enumerate(decoded)])
+    frames = colour.to_model_frames(check_frame(f, seg.start + i, geo) for i, f in enumerate(decoded))
     carry = CarriedState.load(journal.path(journal.carry[seg.index])) if seg.context else None
     following = segments[seg.index + 1].context if seg.index + 1 < len(segments) else 0
     out, new_carry = sampler.render_segment(seg, frames, geo, carry, following)
-    out = np.stack([colour.from_model(f) for f in out])
+    out = colour.from_model_frames(out)
     record = (_write_chunk(journal, spec, seg, out, when, picture, progress) if spec.kind == "video"
               else _write_images(journal, spec, seg, out, progress))
     if new_carry is not None:
