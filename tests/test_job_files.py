@@ -119,3 +119,35 @@ def test_same_command_twice_gives_the_same_bytes(runs, name):
     (status_a, a), (status_b, b) = runs.first[name], runs.second[name]
     assert status_a == status_b == 0
     assert output_bytes(a) == output_bytes(b)
+
+
+def test_encoding_overlaps_the_next_segments_render(tiny_model_dir, tmp_path, monkeypatch):
+    """Segment k is stored (encoded, journalled) on a background thread while k + 1 renders."""
+    import threading
+    import time
+
+    from dcvsr_engine.job import render
+    from dcvsr_engine.sampler.pipeline import DCVSRSampler
+
+    events: list[tuple[str, int, float, str]] = []
+    store, render_segment = render._store_segment, DCVSRSampler.render_segment
+
+    def slow_store(journal, spec, seg, *args):
+        events.append(("store", seg.index, time.monotonic(), threading.current_thread().name))
+        time.sleep(0.5)  # a slow encoder
+        store(journal, spec, seg, *args)
+        events.append(("stored", seg.index, time.monotonic(), threading.current_thread().name))
+
+    def timed_render(self, segment, *args, **kwargs):
+        events.append(("render", segment.index, time.monotonic(), threading.current_thread().name))
+        return render_segment(self, segment, *args, **kwargs)
+
+    monkeypatch.setattr(render, "_store_segment", slow_store)
+    monkeypatch.setattr(DCVSRSampler, "render_segment", timed_render)
+    source = write_av_file(tmp_path / "src.mkv", 18, SIZE)
+    assert main(["upscale", str(source), "-o", str(tmp_path / "out.mkv"), *flags(tiny_model_dir),
+                 "--segment-frames", "6"]) == 0
+    when = {(kind, index): t for kind, index, t, _ in events}
+    assert {thread for kind, _, _, thread in events if kind != "render"} != {threading.current_thread().name}
+    assert when[("render", 1)] < when[("stored", 0)] and when[("render", 2)] < when[("stored", 1)]
+    assert open_clip(tmp_path / "out.mkv").num_frames == 18
