@@ -60,9 +60,9 @@ OUTPUTS = {
 # Matroska and WebM keep a sample aspect ratio as a display size that PyAV cannot write: these are
 # refused before anything is rendered, naming what would keep it.
 REFUSED = {
-    "prores mkv": ("p.mkv", ["--codec", "prores_ks"], "a .mov output keeps it for prores_ks"),
-    "ffv1 mkv": ("archive.mkv", ["--preset", "archive"], "does --codec libx264 or libx265"),
-    "vp9 webm": ("out.webm", [], "a .mp4 output keeps it for libvpx-vp9"),
+    "prores mkv": ("p.mkv", ["--codec", "prores_ks"], "prores_ks in a .mov file or --codec libx264"),
+    "ffv1 mkv": ("archive.mkv", ["--preset", "archive"], "record; --codec libx264 or libx265 in any"),
+    "vp9 webm": ("out.webm", [], "libvpx-vp9 in a .mp4 file or --codec libx264"),
 }
 
 

@@ -154,9 +154,10 @@ def check_sample_aspect(suffix: str, codec: str | None, preset: str | None, sar:
     if not sar or suffix.lower() in SAR_CONTAINERS or name in SAR_CODECS or name not in ENCODERS:
         return
     holders = [s for s in SAR_CONTAINERS if name in ALLOWED_CODECS[s]]
-    where = f"a {' or '.join(holders)} output keeps it for {name}, as " if holders else ""
+    ways = [f"{name} in a {' or '.join(holders)} file"] if holders else []
+    ways.append(f"--codec {' or '.join(SAR_CODECS)} in any container")
     raise OutputError(f"the input's pixels are not square (sample aspect ratio {sar}), which {name} in a "
-                      f"{suffix} file cannot record; {where}does --codec {' or '.join(SAR_CODECS)}")
+                      f"{suffix} file cannot record; {' or '.join(ways)} keeps it")
 
 
 def is_video_path(path_suffix: str) -> bool:

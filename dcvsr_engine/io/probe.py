@@ -1,6 +1,6 @@
 """What a job needs to know about an input file besides its pixels: every frame's timestamp,
-the time base, sample aspect ratio, display rotation and field order of the video, the other streams, chapters
-and metadata. One demuxing pass; nothing is decoded but the first frame.
+the time base, sample aspect ratio, display rotation and field order of the video, the other
+streams, chapters and metadata. One demuxing pass; nothing is decoded but the first frame.
 """
 
 from __future__ import annotations

@@ -3,14 +3,14 @@
 The clip is rendered as its canonical segments (sampler/segments.py) in order. Each segment's
 frames are encoded into a chunk of their own (a fresh encoder: a closed group of pictures), or
 written as images; then the state TAP carries into the next segment is saved, and the journal
-records the segment as finished (journal.py). The storing runs on one background thread while
-the model renders the next segment (at most one rendered segment waits), so encoding costs the
-job no time unless it is slower than the model; the bytes do not depend on this timing. A run
-that finds the journal of the same job continues at the first unfinished segment with the
-carried state it saved, so an interrupted job and an uninterrupted one compute and encode the
-same segments the same way. At the end the chunks are joined by stream copy with the input's
-sound, subtitles, chapters and metadata (io/join.py), and the result is renamed into place in
-one step.
+records the segment as finished (journal.py). The storing (with the colour conversion back)
+runs on one background thread while the model renders the next segment (at most one rendered
+segment waits), so it costs the job no time unless it is slower than the model; the bytes do
+not depend on this timing. A run that finds the journal of the same job continues at the first
+unfinished segment with the carried state it saved, so an interrupted job and an uninterrupted
+one compute and encode the same segments the same way. At the end the chunks are joined by
+stream copy with the input's sound, subtitles, chapters and metadata (io/join.py), and the
+result is renamed into place in one step.
 """
 
 from __future__ import annotations
@@ -120,8 +120,8 @@ def render_job(
                 stored: deque[Future] = deque()
                 for seg in segments[first:]:
                     out, carry = _render_segment(clip, sampler, geo, segments, seg, carry, colour)
-                    stored.append(storer.submit(_store_segment, journal, spec, seg, out, carry, when,
-                                                picture, progress))
+                    stored.append(storer.submit(_store_segment, journal, spec, seg, out, carry, colour,
+                                                when, picture, progress))
                     while len(stored) > 1:  # bounded: store k while rendering k + 1, no further ahead
                         stored.popleft().result()  # raises what storing raised
                 while stored:
@@ -141,18 +141,20 @@ def render_job(
 def _render_segment(clip: Clip, sampler: DCVSRSampler, geo: Any, segments: list[Segment], seg: Segment,
                     carry: CarriedState | None, colour: ModelColour
                     ) -> tuple[np.ndarray, CarriedState | None]:
-    """The segment's output frames in the output's colour space, and the state carried into the next."""
+    """The model's output frames for the segment, and the state carried into the next."""
     decoded = clip.frames(seg.start, seg.stop)
     frames = colour.to_model_frames(check_frame(f, seg.start + i, geo) for i, f in enumerate(decoded))
     following = segments[seg.index + 1].context if seg.index + 1 < len(segments) else 0
     out, new_carry = sampler.render_segment(seg, frames, geo, carry if seg.context else None, following)
-    return colour.from_model_frames(out), new_carry
+    return out, new_carry
 
 
 def _store_segment(journal: Journal, spec: OutputSpec, seg: Segment, out: np.ndarray,
-                   new_carry: CarriedState | None, when: Timing, picture: Picture,
+                   new_carry: CarriedState | None, colour: ModelColour, when: Timing, picture: Picture,
                    progress: Progress) -> None:
-    """Encode (or write) the segment, save the carried state, and record both in the journal."""
+    """Convert the model's output into the output's colour space, encode (or write) it, save the
+    carried state, and record both in the journal."""
+    out = colour.from_model_frames(out)
     record = (_write_chunk(journal, spec, seg, out, when, picture, progress) if spec.kind == "video"
               else _write_images(journal, spec, seg, out, progress))
     if new_carry is not None:
