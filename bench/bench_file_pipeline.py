@@ -24,7 +24,7 @@ For 1080p and 2160p output it prints, per frame:
 Then memory: the peak resident size of the encode-and-join pipeline for N and 4N frames (flat when
 it streams).
 
-    nice -n 10 .venv/bin/python bench/bench_file_pipeline.py [--frames 6] [--job-frames 6]
+    nice -n 10 .venv/bin/python bench/bench_file_pipeline.py [--frames 6] [--job-frames 6] [--job-only]
 """
 
 from __future__ import annotations
@@ -125,9 +125,11 @@ def tiny_model_seconds(width: int, height: int, frames: int) -> float:
         return (time.perf_counter() - started) / frames
 
 
-def job_seconds(source: Path, out: Path, model_seconds: float, segment_frames: int) -> tuple[float, float]:
-    """(wall, model) seconds of `dcvsr upscale`'s job code on `source` (x2, libx264) with the model replaced
-    by a stand-in that sleeps `model_seconds` per output frame and returns its input enlarged."""
+def job_seconds(source: Path, out: Path, model_seconds: float, segment_frames: int
+                ) -> tuple[float, float, float]:
+    """(wall, model, tail) seconds of `dcvsr upscale`'s job code on `source` (x2, libx264) with the model
+    replaced by a stand-in that sleeps `model_seconds` per output frame and returns its input enlarged;
+    the tail is what follows the last render (its segment's encode, the join, the rename)."""
     import torch
 
     from dcvsr_engine.job.output import OutputRequest, output_spec
@@ -138,11 +140,13 @@ def job_seconds(source: Path, out: Path, model_seconds: float, segment_frames: i
 
     class SleepingModel(DCVSRSampler):
         slept = 0.0
+        last = 0.0  # when the last render ended
 
         def render_segment(self, segment, frames, geo, carry=None, carry_frames=0, progress=None,
                            finish=None):
             time.sleep(model_seconds * len(frames))  # a GPU render: the CPU is free meanwhile
             SleepingModel.slept += model_seconds * len(frames)
+            SleepingModel.last = time.perf_counter()
             return np.repeat(np.repeat(frames, 2, axis=1), 2, axis=2), None
 
     torch.set_num_threads(2)
@@ -155,7 +159,8 @@ def job_seconds(source: Path, out: Path, model_seconds: float, segment_frames: i
         colour = ModelColour.for_clip(1, 1, clip.width, clip.height)
         started = time.perf_counter()
         render_job(clip, info, sampler, spec, [], Progress(1, clip.num_frames), colour=colour)
-        return time.perf_counter() - started, SleepingModel.slept
+        ended = time.perf_counter()
+        return ended - started, SleepingModel.slept, ended - SleepingModel.last
 
 
 def ocio_seconds(width: int, height: int, repeat: int = 3) -> dict[str, tuple[float, float]]:
@@ -175,6 +180,23 @@ def ocio_seconds(width: int, height: int, repeat: int = 3) -> dict[str, tuple[fl
 
 
 def measure(name: str, width: int, height: int, count: int, job_frames: int, work: Path) -> None:
+    svd = SVD_1080P_S * width * height / (1920 * 1080)
+    if count:
+        measure_steps(name, width, height, count, svd, work)
+    job_source = work / f"job_{name}.mp4"
+    write_input(job_source, frames_of(width // 2, height // 2, job_frames))
+    wall, slept, tail = job_seconds(job_source, work / f"job_{name}.mkv", svd, max(1, job_frames // 3))
+    steady = (wall - slept - tail) / job_frames
+    print(f"  {name} whole job with an SVD stand-in ({job_frames} frames, 3 segments; each segment's libx264 "
+          f"encode overlaps the next one's render): {wall / job_frames:.2f} s/frame;\n"
+          f"    while rendering the pipeline adds {steady * 1000:.1f} ms/frame = "
+          f"{100 * steady / svd:5.2f}% of the SVD model's time (target: under 10%),\n"
+          f"    then once per job {tail:.2f} s (the last segment's encode, the join, the rename) = "
+          f"{100 * tail / (svd * job_frames):5.2f}% over these "
+          f"{job_frames} frames, {100 * tail / (svd * 1440):5.2f}% over a minute at 24 fps")
+
+
+def measure_steps(name: str, width: int, height: int, count: int, svd: float, work: Path) -> None:
     frames = frames_of(width, height, count)
     source = work / f"in_{name}.mp4"
     write_input(source, frames_of(width // 2, height // 2, count))
@@ -187,7 +209,6 @@ def measure(name: str, width: int, height: int, count: int, job_frames: int, wor
     for frame in frames:
         rgb_to_frame(frame, "yuv420p", MATRIX_BT709, False)
     colour = (time.perf_counter() - started) / count
-    svd = SVD_1080P_S * width * height / (1920 * 1080)
     print(f"\n{name} output ({width}x{height}), {count} frames; SVD assumption {svd:.1f} s/frame")
     print(f"  decode {width // 2}x{height // 2} H.264 -> float RGB: {decode * 1000:8.1f} ms/frame")
     print(f"  colour float RGB -> Y'CbCr 4:2:0:            {colour * 1000:8.1f} ms/frame")
@@ -228,14 +249,6 @@ def measure(name: str, width: int, height: int, count: int, job_frames: int, wor
     hdr = pipeline + ocio["BT.2020 PQ"][0]
     print(f"  the same for PQ input (+ OpenColorIO):      {hdr * 1000:7.1f} ms/frame = "
           f"{100 * hdr / svd:5.2f}% of the SVD model's time")
-    job_source = work / f"job_{name}.mp4"
-    write_input(job_source, frames_of(width // 2, height // 2, job_frames))
-    wall, slept = job_seconds(job_source, work / f"job_{name}.mkv", svd, max(1, job_frames // 3))
-    added = (wall - slept) / job_frames
-    print(f"  whole job with an SVD stand-in ({job_frames} frames, 3 segments; each segment's libx264 "
-          "encode overlaps the next one's render,\n    the last one's and the join cannot): "
-          f"{wall / job_frames:.2f} s/frame, of which the pipeline adds {added * 1000:.1f} ms/frame = "
-          f"{100 * added / svd:5.2f}% of the SVD model's time (target: under 10%)")
 
 
 MEMORY_CHILD = """
@@ -278,13 +291,15 @@ def main() -> int:
     parser.add_argument("--job-frames", type=int, default=6,
                         help="frames of the whole-job measurement (it sleeps the SVD time for each)")
     parser.add_argument("--sizes", default=",".join(SIZES), help="which output sizes: 1080p, 2160p")
+    parser.add_argument("--job-only", action="store_true", help="only the whole-job measurement")
     args = parser.parse_args()
     print(f"file pipeline cost per frame (PyAV {av.__version__}, FFmpeg {av.ffmpeg_version_info}); "
           f"{resource.getpagesize()} B pages")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sizes.split(","):
-            measure(name, *SIZES[name], args.frames, args.job_frames, Path(tmp))
-    memory(args.memory_frames)
+            measure(name, *SIZES[name], 0 if args.job_only else args.frames, args.job_frames, Path(tmp))
+    if not args.job_only:
+        memory(args.memory_frames)
     return 0
 
 
