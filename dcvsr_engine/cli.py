@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from dcvsr_protocol.errors import DCVSRError, InputError
+from dcvsr_protocol.errors import DCVSRError
 from dcvsr_protocol.settings import DEFAULT_QUALITY, QUALITIES, add_arguments, overrides_from_args
 
 from .colour import cli as colour_cli
@@ -147,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_upscale(args: argparse.Namespace) -> int:
-    from .io.input_checks import check_not_input
-    from .job.batch import check_job, fail, plan_jobs, summary_table
+    from .io.input_checks import check_not_input, check_truncation
+    from .job.batch import check_job, fail, finished_earlier, plan_jobs, summary_table
     from .job.output import output_request
 
     # Outputs and inputs are checked before torch is imported (seconds), so these mistakes fail at once.
@@ -157,10 +157,14 @@ def run_upscale(args: argparse.Namespace) -> int:
     single = len(jobs) == 1
     colours = {}  # each job's colour conversion (OpenColorIO), checked here like the rest
     for job in jobs:
+        if not single and finished_earlier(job, args.overwrite):
+            continue  # the same batch again, after an interruption: its finished jobs are not redone
         try:
             check_not_input(job.source, job.output)
             check_job(job, request, args.overwrite, args.deinterlace)
-            _check_truncation(job, args)
+            if job.info is not None and (warning := check_truncation(
+                    job.source, job.clip.num_frames, job.clip.fps, job.info.pts, args.allow_truncated)):
+                print(f"dcvsr: warning: {warning}", file=sys.stderr)
             colours[job.source] = colour_cli.job_colour(job.clip, args)
         except DCVSRError as exc:
             if single:
@@ -169,7 +173,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     ready = [job for job in jobs if job.status == "pending"]
     if not ready:
         print(summary_table(jobs), file=sys.stderr)
-        return 2
+        return 0 if all(job.status == "skipped" for job in jobs) else 2
     if args.cluster and not args.dry_run:
         from .cluster.address import parse_cluster
         from .cluster.connect import import_ray
@@ -199,19 +203,20 @@ def run_upscale(args: argparse.Namespace) -> int:
             from .job.estimate import dry_run
 
             dry_run(jobs, sampler, request)
-            return 0 if len(ready) == len(jobs) else 2
+            return 0 if all(job.status in ("pending", "skipped") for job in jobs) else 2
         if cluster is not None:
             cluster.start_workers(model)
-        _render_all(jobs, sampler, request, args, colours, cluster)
+        _render_all(jobs, ready, sampler, request, args, colours, cluster)
     finally:
         if cluster is not None:
             cluster.close()
     if not single:
         print(summary_table(jobs), file=sys.stderr)
-    return 0 if all(job.status in ("done", "resumed") for job in jobs) else 2
+    return 0 if all(job.status in ("done", "resumed", "skipped") for job in jobs) else 2
 
 
-def _render_all(jobs: list, sampler, request, args: argparse.Namespace, colours: dict, cluster=None) -> None:
+def _render_all(jobs: list, ready: list, sampler, request, args: argparse.Namespace, colours: dict,
+                cluster=None) -> None:
     from .job.batch import fail
     from .job.output import output_spec
     from .job.progress import make_progress
@@ -220,7 +225,6 @@ def _render_all(jobs: list, sampler, request, args: argparse.Namespace, colours:
     from .sampler.pipeline import DCVSRSampler, check_frame
 
     single = len(jobs) == 1
-    ready = [job for job in jobs if job.status == "pending"]
     progress = make_progress(args.progress, args.quiet, len(jobs), sum(job.clip.num_frames for job in ready))
     model = sampler.model
     dtype = str(model.dtype).removeprefix("torch.")
@@ -270,22 +274,6 @@ def _render_all(jobs: list, sampler, request, args: argparse.Namespace, colours:
         progress.summary(sum(j.status in ("done", "resumed") for j in jobs),
                          sum(j.status == "failed" for j in jobs))
         progress.close()
-
-
-def _check_truncation(job, args: argparse.Namespace) -> None:
-    from .io.input_checks import truncation
-
-    clip, info = job.clip, job.info
-    # The check compares the header's duration with frames at the nominal rate, which misreads a
-    # video that starts after zero or has a variable rate: those are left to the decoder.
-    stamps = info.pts if info is not None else None
-    steps = stamps[1:] - stamps[:-1] if stamps is not None else None
-    regular = stamps is not None and stamps[0] == 0 and (len(steps) == 0 or steps.max() - steps.min() <= 1)
-    damage = truncation(job.source, clip.num_frames, clip.fps) if clip.kind == "video" and regular else None
-    if damage and not args.allow_truncated:
-        raise InputError(f"{damage}; --allow-truncated upscales the frames it holds")
-    if damage:
-        print(f"dcvsr: warning: {damage}; upscaling the {clip.num_frames} frames it holds", file=sys.stderr)
 
 
 def _model_notes(model, args: argparse.Namespace) -> None:

@@ -51,6 +51,19 @@ def test_sdr_rec709_and_srgb_pass_untouched():
         assert np.array_equal(colour.from_model(colour.to_model(frame)), frame)
 
 
+def test_the_identity_costs_no_copy():
+    """SDR Rec.709 in and out (most footage): the frames the model sees and returns are not copied."""
+    colour = ModelColour.for_clip(1, 1, 64, 64)
+    frame = ramp().astype(np.float32)
+    assert colour.to_model(frame) is frame and colour.from_model(frame) is frame
+    frames = np.stack([frame, frame])
+    assert colour.from_model_frames(frames) is frames
+    converted = ModelColour.for_clip(14, 9, 64, 64)  # BT.2020: converted, so the input stays as it was
+    before = frames.copy()
+    converted.from_model_frames(frames)
+    assert np.array_equal(frames, before)
+
+
 def test_bt2020_sdr_is_converted_by_opencolorio_into_rec709():
     colour = ModelColour.for_clip(14, 9, 64, 64)
     in_709 = np.random.default_rng(0).uniform(0.2, 0.6, (80, 30, 3)).astype(np.float32)  # strips on threads

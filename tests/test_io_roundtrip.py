@@ -149,3 +149,40 @@ def test_display_rotation_is_applied(tmp_path):
     frame = next(clip.frames())
     assert frame.shape == (32, 16, 3)
     assert frame[:4, -4:].mean() > 0.8 and frame[:4, :4].mean() < 0.2  # turned clockwise: now top-right
+
+
+@pytest.mark.parametrize("frames", [1, 2])
+def test_short_x265_encodes_mux_with_the_same_bytes(tmp_path, frames):
+    # libx265 leaves the decode time of an encode of 2 frames or fewer uninitialised: the muxer
+    # refused it (EINVAL) or shifted the chunk by it, in about a fifth of the runs (video_sink.py).
+    # A longer encode before each, as a job's chunks come, leaves the heap that it then reads.
+    from dcvsr_engine.io.codecs import video_format
+    from dcvsr_engine.io.join import CHUNK_MUXER
+    from dcvsr_engine.io.video_sink import VideoSink
+
+    fmt = video_format(".mkv", 80, 64, codec="libx265")
+    rng = np.random.default_rng(0)
+    images = rng.random((8 + frames, 64, 80, 3), dtype=np.float32)
+    written = set()
+    for run in range(20):
+        for name, chunk in (("long", images[:8]), ("short", images[8:])):
+            path = tmp_path / f"{name}_{run}.mkv"
+            sink = VideoSink(path, CHUNK_MUXER, fmt, 80, 64, Fraction(24000, 1001), None,
+                             time_base=Fraction(1, 24000))
+            for i, image in enumerate(chunk):
+                sink.write(image, 5005 + 1001 * i, 1001)
+            sink.close()
+        written.add(path.read_bytes())
+    assert len(written) == 1
+    assert open_clip(path).num_frames == frames
+
+
+def test_x265_refuses_frames_one_coding_unit_wide():
+    # 64 pixels wide: libx265's motion search reads memory it never wrote, so the bytes vary.
+    from dcvsr_protocol.errors import OutputError
+
+    from dcvsr_engine.io.codecs import video_format
+
+    with pytest.raises(OutputError, match="at least 66x64"):
+        video_format(".mkv", 64, 128, codec="libx265")
+    video_format(".mkv", 66, 64, codec="libx265")

@@ -198,22 +198,3 @@ def test_full_disk_and_read_only_folder(capsys, media, tmp_path, tiny_model_dir)
         status, _, err = run(capsys, media["good"], "-o", ro / "out.mkv", *flags(tiny_model_dir))
         assert status == 2 and f"output folder {ro} is not writable" in err
         assert list(ro.iterdir()) == []
-
-
-def test_sample_aspect_ratio_is_carried(capsys, tmp_path, tiny_model_dir):
-    """Anamorphic H.264 (16:15 pixels, in the stream's VUI) stays anamorphic."""
-    source = tmp_path / "anamorphic.mkv"
-    with av.open(str(source), "w") as out:
-        video = out.add_stream("libx264", rate=25)
-        video.width, video.height, video.pix_fmt = *SIZE, "yuv420p"
-        video.codec_context.sample_aspect_ratio = Fraction(16, 15)
-        for i in range(3):
-            grey = np.full((SIZE[1], SIZE[0], 3), 60 * i, np.uint8)
-            frame = av.VideoFrame.from_ndarray(grey, format="rgb24").reformat(format="yuv420p")
-            frame.pts = i
-            out.mux(video.encode(frame))
-        out.mux(video.encode(None))
-    status, _, err = run(capsys, source, "-o", tmp_path / "out.mp4", *flags(tiny_model_dir))
-    assert status == 0, err
-    with av.open(str(tmp_path / "out.mp4")) as container:
-        assert container.streams.video[0].codec_context.sample_aspect_ratio == Fraction(16, 15)

@@ -71,6 +71,53 @@ def test_killed_again_and_again_finishes_bit_identical(tiny_model_dir, tmp_path,
     assert output_bytes(resumed) == output_bytes(reference)
 
 
+def test_a_batch_killed_mid_way_skips_its_finished_jobs_and_resumes_the_rest(tiny_model_dir, tmp_path):
+    """Three inputs; SIGKILL once the second job has finished a segment (at a seeded moment after);
+    the same command then skips the first, resumes the second, renders the third, and every output
+    is byte-identical to an uninterrupted batch's."""
+    sources = [write_av_file(tmp_path / f"{name}.mkv", 12, (40, 32), start=1001) for name in "abc"]
+    env = cli_env(tmp_path / "no_models")
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    reference.mkdir()
+    resumed.mkdir()
+
+    def batch(folder: Path) -> list[str]:
+        return command("upscale", *sources, "-o", folder, *flags(tiny_model_dir), "--segment-frames", "6",
+                       "--steps", "2", "--quiet")
+
+    done = subprocess.run(batch(reference), env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    proc = subprocess.Popen(batch(resumed), env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while finished(resumed / "b.mkv") < 1 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(random.Random("batch").uniform(0.0, 0.3))
+        assert proc.poll() is None, ("the batch ended before the kill", proc.stderr.read())
+        proc.kill()
+        proc.wait(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (resumed / "a.mkv").exists() and not (resumed / "b.mkv").exists()
+    assert journal_of(resumed / "b.mkv").exists() and not (resumed / "c.mkv").exists()
+
+    again = subprocess.run(batch(resumed), env=env, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=TIMEOUT)
+    assert again.returncode == 0, again.stderr
+    lines = again.stderr.splitlines()
+    table = lines[next(i for i, line in enumerate(lines) if line.startswith("input ")) + 1:]
+    status = {row.split()[0]: row.split()[3] for row in table}  # the summary: input, output, frames, status
+    assert status == {str(sources[0]): "skipped", str(sources[1]): "resumed", str(sources[2]): "done"}, \
+        again.stderr
+    for name in ("a.mkv", "b.mkv", "c.mkv"):
+        assert (resumed / name).read_bytes() == (reference / name).read_bytes(), name
+    assert not any(".dcvsr-" in p.name for p in resumed.iterdir())
+
+
 def test_a_changed_command_starts_afresh(tiny_model_dir, tmp_path):
     """A journal left by another job (here: another seed) is not resumed: its work is discarded."""
     source = write_av_file(tmp_path / "src.mkv", 12, (40, 32))

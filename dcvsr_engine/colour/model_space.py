@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -108,14 +109,27 @@ class ModelColour:
         """(H, W, 3) R'G'B' in the input's space -> float32 in the model's display encoding, in [0, 1].
 
         Colours the encoding cannot hold (beyond the input's peak, e.g. a BT.2020 red brighter in
-        Rec.709 terms than the peak) are clipped here, as the model's range requires.
+        Rec.709 terms than the peak) are clipped here, as the model's range requires. The identity
+        (SDR Rec.709 in and out) returns a float32 frame as it is, without a copy.
         """
+        if self._forward is None:
+            return np.asarray(frame, dtype=np.float32)
         out = _apply(self._forward, frame)
-        return out if self._forward is None else np.clip(out, 0.0, 1.0, out=out)
+        return np.clip(out, 0.0, 1.0, out=out)
 
     def from_model(self, frame: np.ndarray) -> np.ndarray:
-        """The model's output -> float32 R'G'B' in the output's space."""
-        return _apply(self._back, frame)
+        """The model's output -> float32 R'G'B' in the output's space (the identity: as it is)."""
+        return np.asarray(frame, dtype=np.float32) if self._back is None else _apply(self._back, frame)
+
+    def to_model_frames(self, frames: Iterable[np.ndarray]) -> np.ndarray:
+        """Frames (an iterable of (H, W, 3)) -> one (N, H, W, 3) float32 array for the model."""
+        return np.stack([self.to_model(f) for f in frames])
+
+    def from_model_frames(self, frames: np.ndarray) -> np.ndarray:
+        """The model's (N, H, W, 3) output -> the output's space; the identity costs nothing."""
+        if self._back is None:
+            return np.asarray(frames, dtype=np.float32)
+        return np.stack([self.from_model(f) for f in frames])
 
     def tagged(self, tags: T) -> T:
         """The input's colour tags (a dataclass with transfer and primaries) as the output gets them."""
@@ -158,10 +172,8 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="ocio")
 
 
-def _apply(processor: ocio.CPUProcessor | None, frame: np.ndarray) -> np.ndarray:
-    out = np.array(frame, dtype=np.float32, order="C", copy=True)
-    if processor is None:
-        return out
+def _apply(processor: ocio.CPUProcessor, frame: np.ndarray) -> np.ndarray:
+    out = np.array(frame, dtype=np.float32, order="C", copy=True)  # converted in place
     if out.ndim != 3 or out.shape[2] != 3:
         raise InputError(f"colour conversion needs (height, width, 3) frames, got shape {out.shape}")
     if out.shape[0] <= _SPLIT_ROWS:

@@ -34,9 +34,11 @@ MUXERS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi", ".web
 MUXER_OPTIONS = {"fflags": "+bitexact"}
 
 # Fixed encoder threads: libx264's frame threads (its output depends on the count), x265's
-# frame threads (likewise; its worker pool does not change the bytes).
+# frame threads and worker pool (each changes the bytes; the pool defaults to the machine's CPUs,
+# so a fixed size is what makes two machines agree).
 X264_THREADS = 8
 X265_FRAME_THREADS = 2
+X265_POOL_THREADS = 8
 # libx264's AVX-512 code (FFmpeg 8.1's x264, with macroblock-tree rate control) gives different
 # bytes from run to run for the same frames, whatever the thread count; without it (AVX2 and
 # below, which every AVX-512 CPU has) the bytes repeat and match AVX2-only machines.
@@ -63,7 +65,7 @@ class Encoder:
     pix_fmts: tuple[str, ...]  # the pixel formats accepted from --pix-fmt
     options: dict[str, str] = field(default_factory=dict)
     crf: bool = False  # takes --crf
-    min_side: int = 1
+    min_size: tuple[int, int] = (1, 1)  # width, height
 
 
 _YUV_8_10 = ("yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le")
@@ -73,10 +75,12 @@ ENCODERS = {
                        crf=True),
     "libx265": Encoder("libx265", "yuv420p10le", "yuv444p10le", _YUV_8_10,
                        {"crf": "16", "preset": "medium",
-                        "x265-params": f"log-level=error:frame-threads={X265_FRAME_THREADS}"}, crf=True,
+                        "x265-params": f"log-level=error:frame-threads={X265_FRAME_THREADS}:"
+                                        f"pools={X265_POOL_THREADS}"}, crf=True,
                        # Frames under one 64-pixel coding tree unit corrupt libx265's heap (FFmpeg
-                       # 8.1's build): refused instead.
-                       min_side=64),
+                       # 8.1's build), and frames one unit wide make its motion search read memory
+                       # it never wrote (other bytes from run to run): both refused instead.
+                       min_size=(66, 64)),
     "libvpx-vp9": Encoder("libvpx-vp9", "yuv420p", "yuv444p", _YUV_8_10,
                           {"crf": "18", "b": "0", "deadline": "good", "cpu-used": "2", "row-mt": "1",
                            "threads": str(X264_THREADS)},
@@ -104,6 +108,12 @@ ALLOWED_CODECS = {
     ".avi": ("libx264", "ffv1"),
     ".webm": ("libvpx-vp9",),
 }
+# Where a sample aspect ratio (anamorphic pixels) can be stored: MP4 and QuickTime store it for any
+# codec (pasp); H.264 and HEVC store it in their own bitstream (VUI), in any container. Matroska and
+# WebM keep it as a display size that PyAV cannot set, and AVI not at all.
+SAR_CONTAINERS = (".mp4", ".mov")
+SAR_CODECS = ("libx264", "libx265")
+
 # Per container fixes: AVI cannot carry B-frame reordering cleanly; Apple players want hvc1.
 CONTAINER_OPTIONS = {(".avi", "libx264"): {"bf": "0"}}
 CODEC_TAGS = {(".mp4", "libx265"): "hvc1", (".mov", "libx265"): "hvc1"}
@@ -136,6 +146,18 @@ class VideoFormat:
     def to_dict(self) -> dict[str, object]:
         return {"codec": self.codec, "pix_fmt": self.pix_fmt, "options": dict(sorted(self.options.items())),
                 "codec_tag": self.codec_tag}
+
+
+def check_sample_aspect(suffix: str, codec: str | None, preset: str | None, sar: object) -> None:
+    """Refuse (before rendering) an anamorphic input whose pixel shape the output could not keep."""
+    name = PRESETS[preset].codec if preset else codec or DEFAULT_CODECS.get(suffix.lower())
+    if not sar or suffix.lower() in SAR_CONTAINERS or name in SAR_CODECS or name not in ENCODERS:
+        return
+    holders = [s for s in SAR_CONTAINERS if name in ALLOWED_CODECS[s]]
+    ways = [f"{name} in a {' or '.join(holders)} file"] if holders else []
+    ways.append(f"--codec {' or '.join(SAR_CODECS)} in any container")
+    raise OutputError(f"the input's pixels are not square (sample aspect ratio {sar}), which {name} in a "
+                      f"{suffix} file cannot record; {' or '.join(ways)} keeps it")
 
 
 def is_video_path(path_suffix: str) -> bool:
@@ -218,10 +240,9 @@ def video_format(
     if odd and pix_fmt.startswith(("yuv420", "yuv422")):
         raise OutputError(f"{pix_fmt} needs an even width and height; the output is {width}x{height} "
                           f"(use a 4:4:4 format such as {encoder.odd_pix_fmt})")
-    if min(width, height) < encoder.min_side:
-        side = encoder.min_side
-        raise OutputError(f"{name} needs frames of at least {side}x{side} pixels; the output is "
-                          f"{width}x{height}")
+    if width < encoder.min_size[0] or height < encoder.min_size[1]:
+        least = "x".join(map(str, encoder.min_size))
+        raise OutputError(f"{name} needs frames of at least {least} pixels; the output is {width}x{height}")
     opts = {**encoder.options, **CONTAINER_OPTIONS.get((suffix, name), {})}
     if crf is not None:
         if not encoder.crf:

@@ -8,7 +8,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-from dcvsr_protocol.errors import OutputError
+import numpy as np
+from dcvsr_protocol.errors import InputError, OutputError
 
 # A container's duration is rounded; fewer frames than announced by more than this is a truncated file.
 TRUNCATION_TOLERANCE = 1
@@ -43,10 +44,29 @@ def announced_frames(path: str | os.PathLike, fps: Fraction) -> int | None:
     return None
 
 
-def truncation(path: str | os.PathLike, frames: int, fps: Fraction) -> str | None:
-    """What is wrong when a video holds fewer frames than its header announces, else None."""
+def truncation(path: str | os.PathLike, frames: int, fps: Fraction, stamps: np.ndarray | None) -> str | None:
+    """What is wrong when a video holds fewer frames than its header announces, else None.
+
+    `stamps` are the frames' timestamps (probe.py). The header's duration is compared with frames at
+    the nominal rate, which misreads a video that starts after zero or has a variable rate: those are
+    left to the decoder (None).
+    """
+    if stamps is None or stamps[0] != 0:
+        return None
+    steps = np.diff(stamps)
+    if len(steps) and steps.max() - steps.min() > 1:  # one tick of rounding (Matroska's milliseconds)
+        return None
     announced = announced_frames(path, fps)
     if announced is None or frames >= announced - TRUNCATION_TOLERANCE:
         return None
     return (f"{path}: the video ends after frame {frames - 1} ({frames} of the {announced} frames its header "
             "announces): the file is truncated or damaged")
+
+
+def check_truncation(path: str | os.PathLike, frames: int, fps: Fraction, stamps: np.ndarray | None,
+                     allowed: bool) -> str | None:
+    """Refuse a truncated video (InputError), or with `allowed` return the warning to print."""
+    damage = truncation(path, frames, fps, stamps)
+    if damage and not allowed:
+        raise InputError(f"{damage}; --allow-truncated upscales the frames it holds")
+    return f"{damage}; upscaling the {frames} frames it holds" if damage else None

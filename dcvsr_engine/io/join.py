@@ -73,6 +73,12 @@ def join_chunks(
             video = out.add_stream_from_template(first.streams.video[0])
         video.time_base = time_base
         video.codec_context.framerate = rate  # the stream's stated rate (avg_frame_rate)
+        if source is not None and source.sample_aspect:
+            # The chunks are Matroska, whose display size PyAV cannot set: the stream states it again
+            # (MP4 and QuickTime record it; H.264 and HEVC also hold it in the bitstream).
+            video.codec_context.sample_aspect_ratio = source.sample_aspect
+        if source is not None and source.rotation:
+            video.set_display_rotation(source.rotation)  # shown turned, as the input; pixels as coded
         inputs = av.open(str(source.path)) if source is not None and kept else None
         try:
             copied = {}

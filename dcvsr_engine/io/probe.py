@@ -1,6 +1,6 @@
 """What a job needs to know about an input file besides its pixels: every frame's timestamp,
-the time base, sample aspect ratio and field order of the video, the other streams, chapters
-and metadata. One demuxing pass; nothing is decoded but the first frame.
+the time base, sample aspect ratio, display rotation and field order of the video, the other
+streams, chapters and metadata. One demuxing pass; nothing is decoded but the first frame.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class SourceInfo:
     time_base: Fraction
     pts: np.ndarray | None
     sample_aspect: Fraction | None
+    rotation: int  # counter-clockwise degrees the picture is turned for display (a tag, as PyAV reads it)
     interlaced: bool
     field_order: str
     streams: tuple[OtherStream, ...]
@@ -80,8 +81,9 @@ def probe(path: Path, video_index: int) -> SourceInfo:
     interlaced = bool(frame is not None and frame.interlaced_frame)
     order = FIELD_ORDERS.get(int(getattr(cc, "field_order", 0) or 0), "interlaced") if interlaced \
         else "progressive"
+    rotation = round(frame.rotation or 0) if frame is not None else 0
     return SourceInfo(path, video_index, time_base, index.pts, sar if sar and sar != 1 else None,
-                      interlaced, order, others, chapters, meta, vmeta)
+                      rotation, interlaced, order, others, chapters, meta, vmeta)
 
 
 def _other(stream: av.stream.Stream) -> OtherStream:

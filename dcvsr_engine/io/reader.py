@@ -39,11 +39,14 @@ def open_clip(
     min_side: int = MIN_SIDE,
     fps: Fraction | int | float | str | None = None,
     deinterlace: bool = False,
+    upright: bool = True,
 ) -> Clip:
     """Open a video file, a folder of images or a single image.
 
     `fps` sets the rate of image inputs (default 24); a video always keeps its own rate.
     `deinterlace` rebuilds interlaced video frames from their fields (io/deinterlace.py).
+    `upright` turns a video with a display rotation (phones) the way it is shown; without it the
+    frames are the coded pixels, for an output that carries the rotation as its own tag.
     Raises InputError naming the path when the input is missing, empty, unreadable, holds
     images of different sizes, or has frames with a side shorter than `min_side`.
     """
@@ -52,7 +55,7 @@ def open_clip(
         raise InputError(f"{source}: no such file or folder")
     if source.is_dir() or is_image_path(source):
         return open_images(source, min_side, as_fps(fps) if fps is not None else DEFAULT_FPS)
-    return open_video(source, min_side, deinterlace)
+    return open_video(source, min_side, deinterlace, upright)
 
 
 def clip_from_frames(

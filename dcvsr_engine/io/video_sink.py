@@ -15,6 +15,12 @@ from .codecs import MUXER_OPTIONS, VideoFormat
 from .colour import BT709, MATRIX_BT709, MATRIX_BT2020_CL, MATRIX_BT2020_NCL, MATRIX_RGB, YUV_MATRICES
 
 _RANGE_CODES = {LIMITED: 1, FULL: 2}  # FFmpeg AVColorRange
+# libx265 (4.x) gives each packet a decode time of pts minus the lag it measures when frame number
+# 2 (its B-frame delay with b-pyramid) arrives; an encode of 2 frames or fewer never measures it, so
+# its decode times are whatever memory held: the muxer refuses them (EINVAL) or shifts the file's
+# times by them (other bytes each run). An encode that short has no B-frame (its last frame is a
+# reference), so it is decoded in presentation order.
+_X265_DELAY = 2
 
 
 def output_colour(colour: ColourTags | None, rgb_pixels: bool) -> ColourTags:
@@ -96,6 +102,9 @@ class VideoSink:
         return self._mux(self._stream.encode(frame))
 
     def _mux(self, packets: list[av.Packet]) -> list[int]:
+        if self.codec == "libx265" and self._count <= _X265_DELAY:
+            for packet in packets:
+                packet.dts = packet.pts
         stamps = [p.pts for p in packets]  # read first: muxing hands the packets to FFmpeg
         self._container.mux(packets)
         return stamps

@@ -6,8 +6,9 @@ before that timestamp and decodes forward, checking timestamps; when seeking can
 trusted (no timestamps, a seek that lands late or on a non-key frame) it decodes from the
 first frame instead, which is slow but right.
 
-A display rotation (phone videos) is applied in quarter turns. Sample aspect ratio and
-interlacing are passed through untouched: frames are the coded pixels.
+A display rotation (phone videos) is applied in quarter turns unless the caller carries it as a
+tag instead (`upright=False`). Sample aspect ratio and interlacing are passed through untouched:
+frames are the coded pixels.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ RANGE_UNSPECIFIED, RANGE_FULL = 0, 2
 ToRGB = Callable[[av.VideoFrame], np.ndarray]
 
 
-def open_video(path: Path, min_side: int, deinterlace: bool = False) -> Clip:
+def open_video(path: Path, min_side: int, deinterlace: bool = False, upright: bool = True) -> Clip:
     try:
         with av.open(str(path)) as container:
             stream = _pick_stream(container, path)
@@ -64,7 +65,7 @@ def open_video(path: Path, min_side: int, deinterlace: bool = False) -> Clip:
     except _READ_ERRORS as exc:
         raise InputError(f"{path}: not a readable video file ({exc})") from exc
     coded = (first.width, first.height)
-    turns = _quarter_turns(first, path)
+    turns = _quarter_turns(first, path) if upright else 0
     width, height = (coded[1], coded[0]) if turns % 2 else coded
     check_min_side(width, height, min_side, str(path))
     colour = _colour(first, stream_tags, str(path))

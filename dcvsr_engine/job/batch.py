@@ -18,10 +18,11 @@ from dcvsr_protocol.errors import DCVSRError, InputError, OutputError
 
 from ..io import check_output, open_clip
 from ..io.clip import Clip
-from ..io.codecs import PRESETS, VIDEO_EXTENSIONS, is_video_path
+from ..io.codecs import PRESETS, VIDEO_EXTENSIONS, check_sample_aspect, is_video_path
 from ..io.images import is_image_path
 from ..io.join import check_streams_fit
 from ..io.probe import SourceInfo, probe, video_stream_index
+from .journal import job_folder
 from .output import OutputRequest, check_request
 
 
@@ -91,7 +92,8 @@ def check_job(job: Job, request: OutputRequest, overwrite: bool, deinterlace: bo
     """Everything that can be checked before the model is loaded; raises a DCVSRError."""
     kind = check_request(job.output_name, request)
     check_output(job.output_name if job.output_name.endswith("/") else job.output, overwrite)
-    job.clip = open_clip(job.source, deinterlace=deinterlace)
+    # A video output carries a display rotation as its tag; images have none, so they are turned.
+    job.clip = open_clip(job.source, deinterlace=deinterlace, upright=kind != "video")
     if job.clip.kind != "video":
         return
     job.info = probe(job.source, video_stream_index(job.source))
@@ -99,7 +101,18 @@ def check_job(job: Job, request: OutputRequest, overwrite: bool, deinterlace: bo
         raise InputError(f"{job.source}: the video is interlaced ({job.info.field_order}); the model needs "
                          "whole frames: deinterlace it first, or pass --deinterlace")
     if kind == "video":
+        check_sample_aspect(job.output.suffix, request.codec, request.preset, job.info.sample_aspect)
         check_streams_fit(job.source, job.output.suffix.lower(), job.info.kept(request.drop))
+
+
+def finished_earlier(job: Job, overwrite: bool) -> bool:
+    """Whether a batch job's output is already there with no journal beside it (a job of an earlier run
+    of the batch that finished): then it is marked skipped. `-y` redoes it instead."""
+    if overwrite or not job.output.exists() or job_folder(job.output).exists():
+        return False
+    job.status = "skipped"
+    job.notes.append("the output exists (an earlier run finished it; -y redoes it)")
+    return True
 
 
 def fail(job: Job, exc: DCVSRError) -> None:

@@ -3,18 +3,23 @@
 The clip is rendered as its canonical segments (sampler/segments.py) in order. Each segment's
 frames are encoded into a chunk of their own (a fresh encoder: a closed group of pictures), or
 written as images; then the state TAP carries into the next segment is saved, and the journal
-records the segment as finished (journal.py). A run that finds the journal of the same job
-continues at the first unfinished segment with the carried state it saved, so an interrupted
-job and an uninterrupted one compute and encode the same segments the same way. At the end
-the chunks are joined by stream copy with the input's sound, subtitles, chapters and metadata
-(io/join.py), and the result is renamed into place in one step.
+records the segment as finished (journal.py). The storing (with the colour conversion back)
+runs on one background thread while the model renders the next segment (at most one rendered
+segment waits), so it costs the job no time unless it is slower than the model; the bytes do
+not depend on this timing. A run that finds the journal of the same job continues at the first
+unfinished segment with the carried state it saved, so an interrupted job and an uninterrupted
+one compute and encode the same segments the same way. At the end the chunks are joined by
+stream copy with the input's sound, subtitles, chapters and metadata (io/join.py), and the
+result is renamed into place in one step.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -159,18 +164,20 @@ def render_job(
     progress_frames = segments[first].start if first < len(segments) else clip.num_frames
     progress.start_job(progress.job + 1, str(clip.source), str(spec.path), clip.num_frames, progress_frames)
     with job_failures(files):
-        for seg in segments[first:]:
-            carry = CarriedState.load(journal.path(journal.carry[seg.index])) if seg.context else None
-            record, new_carry = render_segment_chunk(clip, sampler, files, seg, carry, progress.frame_done)
-            if new_carry is not None:
-                name = f"carry_{seg.index + 1:05d}.safetensors"
-                durable_write(journal.path(name), new_carry.save)
-                journal.carry[seg.index + 1] = name
-            journal.done[seg.index] = record
-            old = journal.carry.pop(seg.index, None)
-            journal.save()
-            if old is not None:
-                remove_path(journal.path(old))  # only the newest state is ever needed
+        # The next segment starts from the state saved last (a resumed job) or just computed.
+        carry = (CarriedState.load(journal.path(journal.carry[first]))
+                 if first < len(segments) and segments[first].context else None)
+        # Shutting down waits for the segment being stored, so an interruption leaves a journal
+        # that names only whole chunks.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dcvsr-store") as storer:
+            stored: deque[Future] = deque()
+            for seg in segments[first:]:
+                out, carry = _render_segment(clip, sampler, files, seg, carry)
+                stored.append(storer.submit(_store_segment, files, seg, out, carry, progress.frame_done))
+                while len(stored) > 1:  # bounded: store k while rendering k + 1, no further ahead
+                    stored.popleft().result()  # raises what storing raised
+            while stored:
+                stored.popleft().result()
         finish_job(files, source, overwrite)
     return files.resumed
 
@@ -180,17 +187,43 @@ def render_segment_chunk(clip: Clip, sampler: DCVSRSampler, files: JobFiles, seg
                          ) -> tuple[dict[str, Any], CarriedState | None]:
     """Render one segment into its chunk (or images) in the job's folder, durably; returns the journal's
     record of it and the state carried into the next segment. The journal itself is the caller's."""
-    segments, geo, fmt = files.segments, files.geo, files.fmt
+    out, new_carry = _render_segment(clip, sampler, files, seg, carry)
+    return _write_segment(files, seg, out, frame_done), new_carry
+
+
+def _render_segment(clip: Clip, sampler: DCVSRSampler, files: JobFiles, seg: Segment,
+                    carry: CarriedState | None) -> tuple[np.ndarray, CarriedState | None]:
+    """The model's output frames for the segment (in the model's encoding), and the state carried on."""
+    segments, geo, colour = files.segments, files.geo, files.fmt.colour
     decoded = clip.frames(seg.start, seg.stop)
-    frames = np.stack([fmt.colour.to_model(check_frame(f, seg.start + i, geo))
-                       for i, f in enumerate(decoded)])
+    frames = colour.to_model_frames(check_frame(f, seg.start + i, geo) for i, f in enumerate(decoded))
     following = segments[seg.index + 1].context if seg.index + 1 < len(segments) else 0
-    out, new_carry = sampler.render_segment(seg, frames, geo, carry, following)
-    out = np.stack([fmt.colour.from_model(f) for f in out])
-    folder = files.journal.folder
-    record = (_write_chunk(folder, fmt, seg, out, frame_done) if fmt.spec.kind == "video"
-              else _write_images(folder, fmt.spec, seg, out, frame_done))
-    return record, new_carry
+    return sampler.render_segment(seg, frames, geo, carry if seg.context else None, following)
+
+
+def _write_segment(files: JobFiles, seg: Segment, out: np.ndarray,
+                   frame_done: Callable[[], None]) -> dict[str, Any]:
+    """Convert the model's output into the output's colour space and encode (or write) it."""
+    fmt, folder = files.fmt, files.journal.folder
+    out = fmt.colour.from_model_frames(out)
+    return (_write_chunk(folder, fmt, seg, out, frame_done) if fmt.spec.kind == "video"
+            else _write_images(folder, fmt.spec, seg, out, frame_done))
+
+
+def _store_segment(files: JobFiles, seg: Segment, out: np.ndarray, new_carry: CarriedState | None,
+                   frame_done: Callable[[], None]) -> None:
+    """Write the segment, save the carried state, and record both in the journal."""
+    journal = files.journal
+    record = _write_segment(files, seg, out, frame_done)
+    if new_carry is not None:
+        name = f"carry_{seg.index + 1:05d}.safetensors"
+        durable_write(journal.path(name), new_carry.save)
+        journal.carry[seg.index + 1] = name
+    journal.done[seg.index] = record
+    old = journal.carry.pop(seg.index, None)
+    journal.save()
+    if old is not None:
+        remove_path(journal.path(old))  # only the newest state is ever needed
 
 
 def _write_chunk(folder: Path, fmt: ChunkFormat, seg: Segment, out: np.ndarray,

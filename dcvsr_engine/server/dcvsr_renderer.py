@@ -463,8 +463,8 @@ class DCVSRSession(RenderSession):
                 progress: ProgressFn, cancelled: CancelledFn) -> CarriedState | None:
         """Render segment j, store its output and carried state; returns the state for j+1."""
         seg, key = self.segments[j], self._keys[j]
-        lr = np.stack([self.colour.to_model(check_frame(f, seg.start + k, self.geo))
-                       for k, f in enumerate(source)])
+        lr = self.colour.to_model_frames(check_frame(f, seg.start + k, self.geo)
+                                         for k, f in enumerate(source))
         before = self.sampler.passes
         base = done[0]
 
@@ -488,7 +488,7 @@ class DCVSRSession(RenderSession):
         return new_carry
 
     def _to_clip_dtype(self, frames: np.ndarray) -> np.ndarray:
-        return to_clip_dtype(np.stack([self.colour.from_model(f) for f in frames]), self.dtype)
+        return to_clip_dtype(self.colour.from_model_frames(frames), self.dtype)
 
     def close(self) -> None:
         self._last_output = self._last_carry = None
