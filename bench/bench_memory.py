@@ -77,11 +77,15 @@ def one(case: dict, result: Path) -> None:
         return
     out.update(segment=chosen.segment_frames, need=need.total, parts=need.describe())
     result.write_text(json.dumps(out))
-    shape = (chosen.segment_frames, geo.in_h, geo.in_w, 3)
-    frames = np.random.default_rng(0).integers(0, 256, shape, np.uint8)
+    # The first segment, as the engine renders it: float32 frames in, the clip's dtype (u8) out.
     sampler = DCVSRSampler(model, chosen)
+    segment = sampler.plan.segments(chosen.segment_frames)[0]
+    shape = (segment.frames, geo.in_h, geo.in_w, 3)
     started = time.perf_counter()
-    first = next(iter(sampler.upscale(iter(frames), chosen.segment_frames)))
+    frames = np.random.default_rng(0).random(shape, np.float32)
+    rendered, _ = sampler.render_segment(segment, frames, geo,
+                                         finish=lambda a: (a * 255.0 + 0.5).astype(np.uint8))
+    first = rendered[0]
     out["first_frame_s"] = time.perf_counter() - started
     out["peak_above_model"] = _status_bytes("VmHWM") - base
     out["first_frame_shape"] = list(first.shape)

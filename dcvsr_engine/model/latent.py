@@ -121,7 +121,7 @@ class SpaceToDepthLatent(LatentSpace):
         self.channels = 3 * self.factor ** 2
 
     def _unshuffle(self, frames: torch.Tensor) -> torch.Tensor:
-        x = frames.float() * 2.0 - 1.0 - self.shift
+        x = (frames.float() * 2.0).sub_(1.0).sub_(self.shift)  # in place: one frame-sized temporary
         return F.pixel_unshuffle(x, self.factor)
 
     def encode_condition(self, frames: torch.Tensor) -> torch.Tensor:
@@ -150,6 +150,8 @@ class SpaceToDepthLatent(LatentSpace):
 
     def decode(self, latents: torch.Tensor, chunk: int, condition: torch.Tensor) -> torch.Tensor:
         x = latents.float() / self.scale
-        x = F.pixel_shuffle(x + self._plain(condition) if self.residual else x, self.factor) + self.shift
-        return ((x + 1.0) / 2.0).clamp(0, 1)
+        if self.residual:
+            x += self._plain(condition)
+        # in place from here: a decode chunk's memory is a few copies of it, not one per operation
+        return F.pixel_shuffle(x, self.factor).add_(self.shift).add_(1.0).div_(2.0).clamp_(0, 1)
 

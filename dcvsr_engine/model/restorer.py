@@ -37,7 +37,7 @@ BUCKETS = ANGLES * STRENGTHS * COHERENCES
 TAPS = SIDE * SIDE + 1  # the neighbourhood minus the centre, and a bias
 # Peak temporaries of apply() per output pixel, one frame at a time (the structure tensor, the filter index,
 # the padded frame and the sum): about 180 bytes in all measured over nano's conditioning of a 1080p x2
-# frame, less the 36 the memory estimate counts for the upscale itself (sampler/memory.py).
+# frame, less what the memory estimate counts per pixel of the condition chunk (sampler/memory.py).
 WORK_BYTES_PER_PIXEL = 150
 
 

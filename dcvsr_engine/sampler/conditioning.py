@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -62,10 +62,12 @@ def _mirror_index(size: int, padded: int, device: torch.device) -> torch.Tensor:
 
 def upscale_and_pad(frames: torch.Tensor, geo: Geometry) -> torch.Tensor:
     """(F, 3, in_h, in_w) in [0, 1] -> (F, 3, pad_h, pad_w): bicubic to the output size, then mirrored."""
-    up = F.interpolate(frames, size=(geo.out_h, geo.out_w), mode="bicubic", align_corners=False).clamp(0, 1)
-    rows = _mirror_index(geo.out_h, geo.pad_h, up.device)
-    cols = _mirror_index(geo.out_w, geo.pad_w, up.device)
-    return up[:, :, rows][:, :, :, cols]
+    up = F.interpolate(frames, size=(geo.out_h, geo.out_w), mode="bicubic", align_corners=False).clamp_(0, 1)
+    if geo.pad_h > geo.out_h:  # an axis that needs no padding is not copied
+        up = up[:, :, _mirror_index(geo.out_h, geo.pad_h, up.device)]
+    if geo.pad_w > geo.out_w:
+        up = up[:, :, :, _mirror_index(geo.out_w, geo.pad_w, up.device)]
+    return up
 
 
 def condition_frames(model, lr: torch.Tensor, geo: Geometry, footage: str) -> torch.Tensor:
@@ -87,9 +89,21 @@ def condition_chunks(model, lr: torch.Tensor, geo: Geometry, footage: str) -> It
         yield condition_frames(model, lr[i:i + chunk], geo, footage)
 
 
-def encode_condition(model, lr: torch.Tensor, geo: Geometry, footage: str) -> torch.Tensor:
-    """(F, 3, in_h, in_w) LR frames -> their condition latents, a chunk of frames at a time."""
-    return torch.cat([model.latent.encode_condition(c) for c in condition_chunks(model, lr, geo, footage)])
+def encode_condition(model, lr: torch.Tensor, geo: Geometry, footage: str,
+                     each: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
+    """(F, 3, in_h, in_w) LR frames -> their condition latents, a chunk of frames at a time, each written
+    into the result (no second segment-sized copy, as joining the chunks would make). `each` sees every
+    chunk of condition frames before it is encoded (noise.py's Stillness)."""
+    out, done = None, 0
+    for chunk in condition_chunks(model, lr, geo, footage):
+        if each is not None:
+            each(chunk)
+        latent = model.latent.encode_condition(chunk)
+        if out is None:
+            out = latent.new_empty((lr.shape[0], *latent.shape[1:]))
+        out[done:done + latent.shape[0]] = latent
+        done += latent.shape[0]
+    return out
 
 
 @torch.no_grad()

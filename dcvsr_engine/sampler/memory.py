@@ -9,12 +9,15 @@ memory measured.
 - latents: the segment's noisy latent, its condition and the denoised accumulator (float32), the
   carried context frames included (the initial noise becomes the latent in place, and the Euler
   step works in place);
-- condition: one chunk of output-sized float32 frames (bicubic, mirrored, restored), the restorer's
-  work on one frame (model/restorer.py), and the VAE encoder's activations over one tile of that
-  chunk (model/vae_tiling.py: a frame larger than a tile is encoded and decoded tile by tile);
+- condition: one chunk of output-sized float32 frames and their temporaries (bicubic, mirrored,
+  restored, encoded), the restorer's work on one frame
+  (model/restorer.py), and the VAE encoder's activations over one tile of that chunk
+  (model/vae_tiling.py: a frame larger than a tile is encoded and decoded tile by tile);
 - decode: the VAE decoder's activations over one tile of a decode chunk, and the chunk's blended
   frames when it is tiled (space-to-depth decodes in place);
-- output: the segment's frames in the clip's dtype (kept as the session's last output);
+- input: the segment's frames as float32, twice (converted frame by frame, then stacked);
+- output: the segment's frames in the clip's dtype, twice: the one being rendered and the previous
+  segment's, which its consumer still holds (the session's last output, the job's storing thread);
 - sap: the whole-frame tokens SAP gathers per window and attention layer (recorded for the next
   step, and this step's with their keys and values);
 - unet: one tile pass's activations.
@@ -41,6 +44,11 @@ MARGIN = 1.1  # what the figures leave out (allocator slack, small tensors)
 # one-frame renders at 480p and 1080p peaked 0.03 to 0.06 GiB above the figures times MARGIN.
 OVERHEAD = 256 << 20
 UNET_BYTES_PER_CHANNEL = 24 * 4    # per latent position, at the UNet's widest level
+# Per output pixel of a condition chunk (float32, 3 channels): the bicubic upscale, its mirrored copy and
+# the encoder's input; with a restorer also its output and the copy the encoder takes (nano's 4-frame
+# chunks of a 1080p x2 segment measured 2.96 GiB with the restorer's per-frame work, 2.29 without those).
+CONDITION_BYTES_PER_PIXEL = 36
+RESTORED_BYTES_PER_PIXEL = 24
 
 
 @dataclass(frozen=True)
@@ -50,23 +58,24 @@ class MemoryNeed:
     latents: int
     condition: int
     decode: int
+    input: int
     output: int
     sap: int
     unet: int
 
     @property
     def total(self) -> int:
-        """The latents and the output live through the segment; conditioning, the denoising loop (SAP's
-        tokens and a tile pass) and decoding come one after another, so only the largest counts; then
-        the margin and a fixed overhead."""
+        """The latents, the input and the output live through the segment; conditioning, the denoising
+        loop (SAP's tokens and a tile pass) and decoding come one after another, so only the largest
+        counts; then the margin and a fixed overhead."""
         phases = max(self.condition, self.decode, self.sap + self.unet)
-        return int((self.latents + self.output + phases) * MARGIN) + OVERHEAD
+        return int((self.latents + self.input + self.output + phases) * MARGIN) + OVERHEAD
 
     def describe(self) -> str:
         gib = 2 ** 30
         parts = ", ".join(f"{name} {value / gib:.2f}" for name, value in (
             ("latents", self.latents), ("condition", self.condition), ("decode", self.decode),
-            ("output", self.output), ("SAP", self.sap), ("UNet", self.unet)))
+            ("input", self.input), ("output", self.output), ("SAP", self.sap), ("UNet", self.unet)))
         return f"{self.total / gib:.2f} GiB ({parts})"
 
 
@@ -94,9 +103,9 @@ def segment_memory(model, settings, geo: Geometry, clip_itemsize: int = 1) -> Me
     latent = model.latent.channels * h * w * 4
     vae = getattr(model.latent, "vae", None)
     chunk = min(getattr(model.latent, "encode_chunk", CONDITION_CHUNK), s.segment_frames)
-    condition = chunk * pixels * 3 * 4 * 3
+    condition = chunk * pixels * CONDITION_BYTES_PER_PIXEL
     if model.restorer is not None:  # it refines one frame of the chunk at a time
-        condition += pixels * WORK_BYTES_PER_PIXEL
+        condition += pixels * WORK_BYTES_PER_PIXEL + chunk * pixels * RESTORED_BYTES_PER_PIXEL
     decode_chunk = min(s.decode_chunk, s.segment_frames)
     if vae is not None:
         channels, tiles = vae.config.block_out_channels[0], model.latent.tiles
@@ -120,9 +129,10 @@ def segment_memory(model, settings, geo: Geometry, clip_itemsize: int = 1) -> Me
         sap = (2 * windows + 2) * per_window
     tile = min(s.tile_size, h) * min(s.tile_size, w)
     unet = branches * window * tile * max(model.unet.config.block_out_channels) * UNET_BYTES_PER_CHANNEL
-    output = s.segment_frames * geo.out_h * geo.out_w * 3 * clip_itemsize
-    return MemoryNeed(latents=3 * frames * latent, condition=condition, decode=decode, output=output, sap=sap,
-                      unet=unet)
+    inputs = 2 * s.segment_frames * geo.in_h * geo.in_w * 3 * 4
+    output = 2 * s.segment_frames * geo.out_h * geo.out_w * 3 * clip_itemsize
+    return MemoryNeed(latents=3 * frames * latent, condition=condition, decode=decode, input=inputs,
+                      output=output, sap=sap, unet=unet)
 
 
 class MemoryLimitError(DCVSRError):

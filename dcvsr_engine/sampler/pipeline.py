@@ -39,8 +39,8 @@ from ..attention.sap import records_ahead, sap_passes
 from ..attention.tap import tap_passes
 from ..model.footage import decide_footage
 from .carry import CarriedState
-from .conditioning import Geometry, condition_chunks, encode_condition, image_embeddings
-from .noise import clip_noise, static_noise, stillness
+from .conditioning import Geometry, encode_condition, image_embeddings
+from .noise import Stillness, clip_noise, static_noise
 from .plan import Plan
 from .schedule import Schedule
 from .segments import Segment
@@ -114,7 +114,8 @@ class DCVSRSampler:
 
         # 1. Conditioning: LR latent l and image embeddings, the carried context first.
         lr = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).to(device)
-        cond = encode_condition(model, lr, geo, s.footage)
+        still = Stillness(model.latent.factor) if s.static_noise > 0.0 else None
+        cond = encode_condition(model, lr, geo, s.footage, still.add if still else None)
         embeds = image_embeddings(model, lr)
         if context:
             cond = torch.cat([carry.cond_latents.to(device), cond])
@@ -124,9 +125,8 @@ class DCVSRSampler:
         h, w = geo.latent_hw
         in_shot = range(segment.start - segment.shot, segment.stop - segment.shot)  # see segments.py
         noise = clip_noise(s.seed, in_shot, model.latent.channels, h, w).to(device)
-        if s.static_noise > 0.0:
-            still = stillness(condition_chunks(model, lr, geo, s.footage), model.latent.factor)
-            noise = static_noise(noise, s.seed, still, s.static_noise)
+        if still is not None:
+            noise = static_noise(noise, s.seed, still.result(), s.static_noise)
         if s.start_sigma > 0.0:  # SDEdit: the condition's own picture (its latent), noised to start_sigma
             x = model.latent.condition_target(cond[context:]).add_(noise.mul_(self.schedule.sigmas[0]))
         else:
