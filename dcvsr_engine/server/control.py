@@ -53,10 +53,11 @@ def serve(socket_path: str | os.PathLike | None = None, renderer_factory: str | 
     if model is not None:
         factory = functools.partial(factory, model=model)
     engine = Engine(directory, factory, sock, **engine_options)
-    engine.start()
     if threading.current_thread() is threading.main_thread():
+        # Before start(): a stop that arrives as soon as the socket is up still cleans up.
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, lambda *_: engine.request_shutdown())
+    engine.start()
     engine.serve_forever()
     return 0
 
