@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -88,3 +89,28 @@ def test_second_engine_in_the_same_folder_refuses(runtime):
     with pytest.raises(EngineRunning):
         Engine(runtime, NoOpRenderer).start()
     assert control.status(runtime) is not None
+
+
+# A SIGTERM sent the moment start() has the socket and port file up, before serve_forever().
+_STOPPED_AS_SOON_AS_UP = """
+import os, signal, sys
+from dcvsr_engine.server import control, engine
+
+start = engine.Engine.start
+def start_then_terminated(self):
+    start(self)
+    os.kill(os.getpid(), signal.SIGTERM)
+engine.Engine.start = start_then_terminated
+sys.exit(control.serve(renderer_factory=sys.argv[1]))
+"""
+
+
+def test_a_stop_as_soon_as_the_engine_is_up_removes_its_files(runtime):
+    from dcvsr_protocol import endpoint
+
+    (runtime / endpoint.TRANSPORT_NAME).write_text("tcp")
+    done = subprocess.run([sys.executable, "-c", _STOPPED_AS_SOON_AS_UP, NOOP], env=child_env(runtime),
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    for name in ("engine.sock", "engine.pid", endpoint.PORT_NAME):
+        assert not (runtime / name).exists(), name
